@@ -1,0 +1,112 @@
+# CleudoCode agent sandbox - one Makefile for everything.
+#
+#   make            release binaries into build/
+#   make run        install missing packages, build, start orchestrator + one sandbox
+#   make test       unit tests and end-to-end tests under ASan + UBSan
+#   make clean      remove build/
+#
+# Two build modes share the sources: release (build/, -O2, hardened) and
+# test (build/test/, -O1, AddressSanitizer + UndefinedBehaviorSanitizer).
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PKGS    := libzmq libczmq msgpack libmicrohttpd sqlite3 jansson libseccomp
+
+WARN    := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+INCS    := -Iproto -Icommon
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+REL_CFLAGS  := $(WARN) $(INCS) $(PKG_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 \
+               -fstack-protector-strong -fPIE
+REL_LDFLAGS := -pie -Wl,-z,relro,-z,now
+SAN         := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+TEST_CFLAGS := $(WARN) $(INCS) $(PKG_CFLAGS) -O1 -g $(SAN) -DCLEUDO_TEST_BUILD
+TEST_LDFLAGS:= $(SAN)
+
+COMMON_SRC := $(wildcard common/*.c)
+PROTO_SRC  := $(wildcard proto/*.c)
+ORCH_SRC   := $(wildcard services/orchestrator/*.c)
+SBX_SRC    := $(wildcard services/agent-sandbox/*.c)
+CLI_SRC    := $(wildcard cli/*.c)
+UNIT_SRC   := $(wildcard test/unit/*.c)
+
+obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+BINS := orchestrator agent-sandbox cleudo
+
+.PHONY: all run test unit e2e clean deps test-build install bench
+.DEFAULT_GOAL := all
+
+all: $(addprefix build/,$(BINS))
+
+# ---- release -------------------------------------------------------------
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+
+build/orchestrator: $(call obj,build,$(COMMON_SRC) $(PROTO_SRC) $(ORCH_SRC))
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+build/agent-sandbox: $(call obj,build,$(COMMON_SRC) $(PROTO_SRC) $(SBX_SRC))
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+build/cleudo: $(call obj,build,$(COMMON_SRC) $(PROTO_SRC) $(CLI_SRC))
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# ---- test (sanitizers) ---------------------------------------------------
+build/test/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+build/test/orchestrator: $(call obj,build/test,$(COMMON_SRC) $(PROTO_SRC) $(ORCH_SRC))
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+build/test/agent-sandbox: $(call obj,build/test,$(COMMON_SRC) $(PROTO_SRC) $(SBX_SRC))
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+build/test/cleudo: $(call obj,build/test,$(COMMON_SRC) $(PROTO_SRC) $(CLI_SRC))
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# One Check runner per component (test/unit/test_NAME.c -> build/test/unit-NAME),
+# each linking only the library objects of the component it tests.
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+UNIT_common  := $(COMMON_SRC)
+UNIT_proto   := $(COMMON_SRC) $(PROTO_SRC)
+UNIT_sandbox := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(SBX_SRC))
+UNIT_orch    := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
+UNIT_cli     := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(CLI_SRC))
+UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
+
+.SECONDARY:
+.SECONDEXPANSION:
+build/test/unit-%: build/test/obj/test/unit/test_%.o $$(call obj,build/test,$$(UNIT_$$*))
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+test-build: $(addprefix build/test/,$(BINS)) $(addprefix build/test/unit-,$(UNITS))
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- entry points --------------------------------------------------------
+deps:
+	@scripts/install-deps.sh --if-missing
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-local.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory unit e2e
+
+unit: $(addprefix build/test/unit-,$(UNITS))
+	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done
+
+E2E_ARGS ?=
+e2e: $(addprefix build/test/,$(BINS))
+	CLEUDO_BIN_DIR=$(CURDIR)/build/test $(PYTHON) -m pytest -q -p no:cacheprovider $(E2E_ARGS) test/e2e
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(addprefix build/,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build

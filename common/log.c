@@ -1,0 +1,100 @@
+/*  log.c - key=value event lines on stderr.                                */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static const char *s_component = "cleudo";
+static log_level_t s_level = LOG_INFO;
+
+void
+log_set_component (const char *name)
+{
+    s_component = name;
+}
+
+void
+log_set_level (log_level_t level)
+{
+    s_level = level;
+}
+
+void
+log_event (log_level_t level, const char *event, const char *fmt, ...)
+{
+    static const char *names[] = { "debug", "info", "warn", "error" };
+    if (level < s_level)
+        return;
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    struct tm tm;
+    gmtime_r (&tv.tv_sec, &tm);
+    char line[4096];
+    int n = snprintf (line, sizeof line,
+                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s component=%s event=%s",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                      tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 1000),
+                      names[level], s_component, event);
+    if (n < 0 || (size_t) n >= sizeof line)
+        n = (int) sizeof line - 2;
+    if (fmt && *fmt) {
+        line[n++] = ' ';
+        va_list args;
+        va_start (args, fmt);
+        int m = vsnprintf (line + n, sizeof line - (size_t) n - 1, fmt, args);
+        va_end (args);
+        if (m < 0)
+            m = 0;
+        n += m;
+        if ((size_t) n > sizeof line - 2)
+            n = (int) sizeof line - 2;
+    }
+    line[n++] = '\n';
+    /*  One write per line, so lines from several processes never mix.     */
+    fwrite (line, 1, (size_t) n, stderr);
+    fflush (stderr);
+}
+
+char *
+log_quote (char *buf, size_t size, const void *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *in = text;
+    size_t at = 0;
+    if (size < 8) {
+        if (size)
+            buf[0] = '\0';
+        return buf;
+    }
+    buf[at++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = in[i];
+        if (at + 6 >= size) {
+            buf[at++] = '.';
+            buf[at++] = '.';
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            buf[at++] = '\\';
+            buf[at++] = (char) c;
+        }
+        else if (c == '\n') {
+            buf[at++] = '\\';
+            buf[at++] = 'n';
+        }
+        else if (c < 0x20 || c == 0x7f) {
+            buf[at++] = '\\';
+            buf[at++] = 'x';
+            buf[at++] = hex[c >> 4];
+            buf[at++] = hex[c & 15];
+        }
+        else
+            buf[at++] = (char) c;
+    }
+    buf[at++] = '"';
+    buf[at] = '\0';
+    return buf;
+}

@@ -1,0 +1,27 @@
+/*  log.h - one line per event, greppable key=value form, on stderr.
+
+    log_event (LOG_INFO, "task_accepted", "id=%s attempt=%u", id, attempt)
+    prints  ts=2026-11-27T11:00:00.123Z level=info event=task_accepted id=...
+
+    Values that come from outside (error messages from frames, worker ids)
+    go through log_quote () so that nobody can forge a log line.
+*/
+#ifndef LOG_H_INCLUDED
+#define LOG_H_INCLUDED
+
+#include <stddef.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
+
+/*  Name shown as component=... on every line; set once at start.          */
+void log_set_component (const char *name);
+void log_set_level (log_level_t level);
+
+void log_event (log_level_t level, const char *event, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/*  Quote text for a log value: "..." with \" \\ \n and \xNN escapes, cut at
+    max_in input bytes. Writes into buf (size bytes) and returns buf.       */
+char *log_quote (char *buf, size_t size, const void *text, size_t len);
+
+#endif
