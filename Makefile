@@ -72,6 +72,7 @@ UNIT_common  := $(COMMON_SRC)
 UNIT_proto   := $(COMMON_SRC) $(PROTO_SRC)
 UNIT_sandbox := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(SBX_SRC))
 UNIT_orch    := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
+UNIT_isolation := $(UNIT_sandbox)
 UNIT_cli     := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(CLI_SRC))
 UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
 

@@ -1,0 +1,218 @@
+"""Shared harness for end-to-end tests: the real binaries on loopback.
+
+Every service gets ephemeral ports (the orchestrator logs the real ones in its
+`event=ready` line), its own temporary data and work directories, and a log
+file that is scanned for sanitizer reports when the test ends.
+
+Fixtures:
+  orch    -- a running orchestrator (no worker)
+  system  -- an orchestrator plus one agent-sandbox with 2 slots
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("CLEUDO_BIN_DIR", os.path.join(REPO, "build", "test"))
+TOKEN = "e2e-test-token-0123456789abcdef"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+# Sanitizer settings for every service: abort on the first report so that a
+# test never passes over one; leaks are checked at exit.
+SAN_ENV = {
+    "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1:halt_on_error=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+
+
+def bin_path(name):
+    return os.path.join(BIN_DIR, name)
+
+
+def sanitizer_reports(text):
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+
+
+class Service:
+    """A real process whose stderr goes to a log file."""
+
+    def __init__(self, name, argv, env, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("ORCH_", "SANDBOX_", "CLEUDO_"))}
+        full_env.update(SAN_ENV)
+        full_env.update(env)
+        self.proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, pattern, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            m = rx.search(self.read_log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}) before "
+                                     f"logging {pattern!r}:\n{self.read_log()[-4000:]}")
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name} did not log {pattern!r} within {timeout}s:\n"
+                             f"{self.read_log()[-4000:]}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Stop the process and return its exit code (None if it was gone)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name} ignored {sig!r} for {timeout}s")
+        self.log.close()
+        return self.proc.returncode
+
+    def kill9(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Orchestrator(Service):
+    def __init__(self, tmp_path, env=None, data_dir=None, token=TOKEN):
+        self.data_dir = data_dir or str(tmp_path / "data")
+        self.token = token
+        base = {
+            "ORCH_HTTP_ADDR": "127.0.0.1:0",
+            "ORCH_SUBMIT_ENDPOINT": "tcp://127.0.0.1:*",
+            "ORCH_TASKS_ENDPOINT": "tcp://127.0.0.1:*",
+            "ORCH_RESULTS_ENDPOINT": "tcp://127.0.0.1:*",
+            "ORCH_CONTROL_ENDPOINT": "tcp://127.0.0.1:*",
+            "ORCH_DATA_DIR": self.data_dir,
+            "ORCH_WORKER_TIMEOUT": "3s",
+        }
+        if token is not None:
+            base["ORCH_API_TOKEN"] = token
+        base.update(env or {})
+        super().__init__("orchestrator", [bin_path("orchestrator")], base,
+                         str(tmp_path / "orchestrator.log"))
+        m = self.wait_for_log(r"event=ready http=(\S+) submit=(\S+) tasks=(\S+) "
+                              r"results=(\S+) control=(\S+)")
+        self.http_addr, self.submit, self.tasks, self.results, self.control = m.groups()
+        self.url = "http://" + self.http_addr
+
+    def http(self, method, path, body=None, token=True, headers=None, timeout=30):
+        """One HTTP request; returns (status, headers, parsed JSON or bytes)."""
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if token is True:
+            token = self.token
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, rh, raw = resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            status, rh, raw = e.code, dict(e.headers), e.read()
+        ctype = rh.get("Content-Type", "")
+        if ctype.startswith("application/json"):
+            return status, rh, json.loads(raw)
+        return status, rh, raw
+
+
+class Sandbox(Service):
+    def __init__(self, tmp_path, orch, slots=2, env=None, name="agent-sandbox"):
+        self.work_dir = str(tmp_path / (name + "-work"))
+        base = {
+            "SANDBOX_TASKS_ENDPOINT": orch.tasks,
+            "SANDBOX_RESULTS_ENDPOINT": orch.results,
+            "SANDBOX_CONTROL_ENDPOINT": orch.control,
+            "SANDBOX_SLOTS": str(slots),
+            "SANDBOX_WORK_DIR": self.work_dir,
+        }
+        base.update(env or {})
+        super().__init__(name, [bin_path("agent-sandbox")], base, str(tmp_path / (name + ".log")))
+
+
+class System:
+    """An orchestrator with one sandbox, and helpers to drive them."""
+
+    def __init__(self, tmp_path, orch_env=None, sandbox_env=None, slots=2):
+        self.tmp_path = tmp_path
+        self.orch = Orchestrator(tmp_path, orch_env)
+        self.sandboxes = [Sandbox(tmp_path, self.orch, slots, sandbox_env)]
+        self.orch.wait_for_log(r"event=worker_joined")
+
+    def http(self, *args, **kwargs):
+        return self.orch.http(*args, **kwargs)
+
+    def run_task(self, spec, wait=20):
+        """POST a task and wait for it; returns the record (asserts it finished)."""
+        status, _, body = self.http("POST", f"/api/tasks?wait={wait}", spec)
+        assert status == 200, (status, body)
+        return body
+
+    def cleudo(self, *args, input=None, env=None, timeout=60, token=True):
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEUDO_", "ORCH_"))}
+        full_env.update(SAN_ENV)
+        full_env["CLEUDO_ENDPOINT"] = self.orch.submit
+        if token is True:
+            full_env["CLEUDO_TOKEN"] = self.orch.token
+        elif token:
+            full_env["CLEUDO_TOKEN"] = token
+        full_env.update(env or {})
+        proc = subprocess.run([bin_path("cleudo"), *args], input=input, env=full_env,
+                              capture_output=True, timeout=timeout, cwd=str(self.tmp_path))
+        reports = sanitizer_reports(proc.stderr.decode("utf-8", "replace"))
+        assert not reports, reports
+        return proc
+
+    def services(self):
+        return [*self.sandboxes, self.orch]
+
+    def stop(self):
+        codes = {}
+        for svc in self.services():
+            codes[svc.name] = svc.stop()
+        return codes
+
+
+def _check_logs(services):
+    for svc in services:
+        reports = sanitizer_reports(svc.read_log())
+        assert not reports, f"{svc.name}: sanitizer reports:\n" + "\n".join(reports)
+
+
+@pytest.fixture
+def orch(tmp_path):
+    o = Orchestrator(tmp_path)
+    yield o
+    code = o.stop()
+    _check_logs([o])
+    assert code == 0, f"orchestrator exited {code} on SIGTERM"
+
+
+@pytest.fixture
+def system(tmp_path):
+    s = System(tmp_path)
+    yield s
+    codes = s.stop()
+    _check_logs(s.services())
+    assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"
