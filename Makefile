@@ -81,6 +81,11 @@ UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
 build/test/unit-%: build/test/obj/test/unit/test_%.o $$(call obj,build/test,$$(UNIT_$$*))
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
 
+# Each component's tests include that component's private headers.
+build/test/obj/test/unit/test_cli.o: TEST_CFLAGS += -Icli
+build/test/obj/test/unit/test_sandbox.o build/test/obj/test/unit/test_isolation.o: TEST_CFLAGS += -Iservices/agent-sandbox
+build/test/obj/test/unit/test_orch.o: TEST_CFLAGS += -Iservices/orchestrator
+
 test-build: $(addprefix build/test/,$(BINS)) $(addprefix build/test/unit-,$(UNITS))
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -310,14 +310,18 @@ typedef struct {
 } proto_msg_t;
 
 /*  Why a frame was rejected. field is a dotted path ("limits.wall_ms",
-    "argv[2]", "files.a/../b"), empty when the frame is not even a map.
-    id is the task id when it could be read, so the sender can be told.     */
+    "argv[2]", "files[a/../b]": keys the sender chose go in brackets, with
+    bytes outside printable ASCII shown as '?'), empty when the frame as a
+    whole is bad (not a map, truncated, too big). id is the task id when it
+    could be read, so the sender can be told.                              */
 typedef struct {
     char field[96];
     char message[160];
     char id[PROTO_ID_MAX + 1];
     uint64_t req;                       /* request number when readable */
     bool has_req;
+    uint32_t attempt;                   /* top-level "attempt" when readable
+                                           (uint >= 1), else 0 */
 } proto_error_t;
 
 /*  Encode msg into a freshly malloc'd buffer. Returns 0, or -1 (out of

@@ -3,6 +3,7 @@
 */
 #include "proto_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const s_type_names[PROTO_TYPE_COUNT_] = {
@@ -241,4 +242,48 @@ proto_limit_absurd (size_t index)
         case 3:         return PROTO_LIMIT_ABSURD_COUNT;
         default:        return PROTO_LIMIT_ABSURD_BYTES;
     }
+}
+
+static int
+s_name_cmp (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/*  Few names: compare every pair. Many: sort pointers, compare neighbours,
+    so 1024 env entries cost n log n, not n squared.                        */
+int
+proto_find_duplicate (const void *items, size_t count, size_t stride,
+                      const char **scratch, const char **dup)
+{
+    const unsigned char *base = (const unsigned char *) items;
+#   define NAME_AT(i) (*(const char *const *) (base + (i) * stride))
+    if (count <= 16) {
+        for (size_t i = 1; i < count; i++)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp (NAME_AT (i), NAME_AT (j)) == 0) {
+                    *dup = NAME_AT (i);
+                    return 1;
+                }
+        return 0;
+    }
+    const char **names = scratch;
+    if (!names) {
+        names = (const char **) malloc (count * sizeof *names);
+        if (!names)
+            return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        names[i] = NAME_AT (i);
+#   undef NAME_AT
+    qsort (names, count, sizeof *names, s_name_cmp);
+    int rc = 0;
+    for (size_t i = 1; i < count && rc == 0; i++)
+        if (strcmp (names[i], names[i - 1]) == 0) {
+            *dup = names[i];
+            rc = 1;
+        }
+    if (names != scratch)
+        free (names);
+    return rc;
 }

@@ -1,0 +1,176 @@
+/*  cli_cmd_get.c - "cleudo get ID" and "cleudo wait ID".                  */
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_client.h"
+#include "cli_json.h"
+#include "cli_output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { O_JSON = CLI_OPT_COMMAND_, O_TIMEOUT };
+
+static const cli_opt_t s_get_opts[] = {
+    CLI_GLOBAL_OPTS,
+    { "json", 0, false, O_JSON },
+};
+
+static const cli_opt_t s_wait_opts[] = {
+    CLI_GLOBAL_OPTS,
+    { "json", 0, false, O_JSON },
+    { "timeout", 0, true, O_TIMEOUT },
+};
+
+typedef struct {
+    const char *id;                     /* the task id */
+    bool json;                          /* --json */
+    uint64_t timeout_ms;                /* wait --timeout, 0: none */
+} s_args_t;
+
+/*  Returns -1 to go on, or the exit status to leave with.                 */
+static int
+s_parse (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts, size_t count,
+         s_args_t *args, cli_client_t **client)
+{
+    memset (args, 0, sizeof *args);
+    const char *cmd = argv[0];
+    char err[CLI_ERR_MAX];
+    cli_parser_t p;
+    cli_parser_init (&p, cmd, opts, count, true, argc, argv);
+    int id;
+    while ((id = cli_parser_next (&p)) != CLI_DONE) {
+        if (id == CLI_BAD) {
+            cli_error ("%s", p.err);
+            return CLI_EXIT_USAGE;
+        }
+        if (id == CLI_OPT_HELP) {
+            cli_help_print (cmd);
+            return CLI_EXIT_OK;
+        }
+        if (id == CLI_ARG) {
+            if (args->id) {
+                cli_error ("unexpected argument '%s': %s takes one task ID (see cleudo help %s)",
+                           p.value, cmd, cmd);
+                return CLI_EXIT_USAGE;
+            }
+            args->id = p.value;
+        }
+        else
+        if (id == O_JSON)
+            args->json = true;
+        else
+        if (id == O_TIMEOUT) {
+            if (cli_parse_duration (p.name, p.value, &args->timeout_ms, err, sizeof err)) {
+                cli_error ("%s", err);
+                return CLI_EXIT_USAGE;
+            }
+        }
+        else
+        if (cli_global_option (global, id, p.name, p.value, err, sizeof err)) {
+            cli_error ("%s", err);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!args->id) {
+        cli_error ("%s needs a task ID (see cleudo help %s)", cmd, cmd);
+        return CLI_EXIT_USAGE;
+    }
+    if (!proto_valid_id (args->id, strlen (args->id))) {
+        cli_error ("'%s' is not a task id (1 to 64 of A-Z a-z 0-9 _ -)", args->id);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_global_find_token (global, err, sizeof err)) {
+        cli_error ("%s", err);
+        return CLI_EXIT_USAGE;
+    }
+    *client = cli_client_new (global);
+    return *client ? -1 : CLI_EXIT_INTERNAL;
+}
+
+static int
+s_show (const s_args_t *args, const proto_record_t *record)
+{
+    if (args->json)
+        return cli_json_print_record (stdout, record) ? CLI_EXIT_INTERNAL : 0;
+    cli_print_summary (stdout, record);
+    return 0;
+}
+
+int
+cli_cmd_get (cli_global_t *global, int argc, char **argv)
+{
+    s_args_t args;
+    cli_client_t *client = NULL;
+    proto_msg_t *reply = NULL;
+    int rc = s_parse (global, argc, argv, s_get_opts, sizeof s_get_opts / sizeof s_get_opts[0],
+                      &args, &client);
+    if (rc >= 0)
+        return rc;
+    rc = cli_client_get (client, args.id, &reply);
+    if (rc == 0)
+        rc = s_show (&args, &reply->u.record);
+    proto_msg_destroy (&reply);
+    cli_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_cmd_wait (cli_global_t *global, int argc, char **argv)
+{
+    s_args_t args;
+    cli_client_t *client = NULL;
+    proto_msg_t *reply = NULL;
+    int rc = s_parse (global, argc, argv, s_wait_opts,
+                      sizeof s_wait_opts / sizeof s_wait_opts[0], &args, &client);
+    if (rc >= 0)
+        return rc;
+    /*  A quick get first: it tells at once whether the orchestrator is
+        there and the task exists, and a finished task needs nothing more. */
+    rc = cli_client_get (client, args.id, &reply);
+    if (rc == 0 && !proto_status_is_terminal (reply->u.record.status)) {
+        proto_msg_destroy (&reply);
+        rc = cli_client_wait (client, args.id, (int64_t) args.timeout_ms, &reply);
+    }
+    if (rc == 0) {
+        int shown = s_show (&args, &reply->u.record);
+        rc = shown ? shown : cli_outcome (&reply->u.record, NULL, 0, NULL);
+    }
+    else
+    if (rc == CLI_EXIT_WAIT_TIMEOUT) {
+        char dur[64];
+        cli_format_ms (dur, sizeof dur, args.timeout_ms);
+        if (reply) {
+            cli_error ("task %s has not finished after %s (status %s)", args.id, dur,
+                       proto_status_name (reply->u.record.status));
+            if (s_show (&args, &reply->u.record))
+                rc = CLI_EXIT_INTERNAL;
+        }
+        else
+            cli_error ("task %s has not finished after %s", args.id, dur);
+    }
+    proto_msg_destroy (&reply);
+    cli_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_cmd_help (cli_global_t *global, int argc, char **argv)
+{
+    (void) global;
+    if (argc <= 1) {
+        cli_help_print_main ();
+        return CLI_EXIT_OK;
+    }
+    const char *name = argv[1];
+    if (strcmp (name, "--help") == 0 || strcmp (name, "-h") == 0)
+        name = "help";
+    if (argc > 2) {
+        cli_error ("help takes one COMMAND (see cleudo help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_help_print (name)) {
+        cli_error ("unknown command '%s' (see cleudo help)", name);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
