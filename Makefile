@@ -86,7 +86,14 @@ build/test/obj/test/unit/test_cli.o: TEST_CFLAGS += -Icli
 build/test/obj/test/unit/test_sandbox.o build/test/obj/test/unit/test_isolation.o: TEST_CFLAGS += -Iservices/agent-sandbox
 build/test/obj/test/unit/test_orch.o: TEST_CFLAGS += -Iservices/orchestrator
 
-test-build: $(addprefix build/test/,$(BINS)) $(addprefix build/test/unit-,$(UNITS))
+# The syscall probe runs under the seccomp filter: no sanitizers. Order-only, so
+# that it is never linked into a runner.
+build/test/try-syscall: test/probe/try-syscall.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -o $@ $<
+build/test/unit-isolation: | build/test/try-syscall
+
+test-build: $(addprefix build/test/,$(BINS)) $(addprefix build/test/unit-,$(UNITS)) build/test/try-syscall
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

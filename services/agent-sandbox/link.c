@@ -1,0 +1,185 @@
+/*  link.c - connecting sockets that stay connected.                       */
+#include "link.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define RECONNECT_IVL_MS 100
+#define RECONNECT_IVL_MAX_MS 2000
+#define RESTART_AFTER_MS 1000           /* no retry this long after a drop */
+#define ZMTP_HEARTBEAT_MS 2000          /* detects a peer gone silent */
+#define ZMTP_HEARTBEAT_TIMEOUT_MS 6000
+
+struct sbx_link_t {
+    void *socket;                       /* the socket itself */
+    void *monitor;                      /* PAIR receiving its events */
+    char name[16];                      /* "tasks", "results", "control" */
+    char *endpoint;                     /* where it connects */
+    bool awaiting_retry;                /* dropped; no retry seen yet */
+    int64_t restart_at;                 /* when to reconnect by hand */
+};
+
+static int
+s_setopt_int (void *socket, int option, int value)
+{
+    return zmq_setsockopt (socket, option, &value, sizeof value);
+}
+
+sbx_link_t *
+sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
+              int64_t max_frame, int linger_ms, char *err, size_t err_size)
+{
+    static unsigned seq;
+    sbx_link_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->endpoint = strdup (endpoint))) {
+        free (self);
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    snprintf (self->name, sizeof self->name, "%s", name);
+    self->socket = zmq_socket (ctx, type);
+    if (!self->socket)
+        goto fail;
+    /*  Every socket: short linger, quick reconnects, ZMTP heartbeats so a
+        silent peer (network cut) is noticed and the link re-established.  */
+    s_setopt_int (self->socket, ZMQ_LINGER, linger_ms);
+    s_setopt_int (self->socket, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS);
+    s_setopt_int (self->socket, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
+    s_setopt_int (self->socket, ZMQ_HEARTBEAT_IVL, ZMTP_HEARTBEAT_MS);
+    s_setopt_int (self->socket, ZMQ_HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS);
+    if (type == ZMQ_PULL || type == ZMQ_SUB) {
+        if (zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
+            goto fail;
+    }
+    if (type == ZMQ_SUB && zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, "", 0))
+        goto fail;
+
+    char inproc[64];
+    snprintf (inproc, sizeof inproc, "inproc://sbx-monitor-%s-%u", name, seq++);
+    if (zmq_socket_monitor (self->socket, inproc,
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                            | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CONNECT_DELAYED))
+        goto fail;
+    self->monitor = zmq_socket (ctx, ZMQ_PAIR);
+    if (!self->monitor)
+        goto fail;
+    s_setopt_int (self->monitor, ZMQ_LINGER, 0);
+    if (zmq_connect (self->monitor, inproc))
+        goto fail;
+    if (zmq_connect (self->socket, endpoint))
+        goto fail;
+    return self;
+fail:
+    snprintf (err, err_size, "%s socket (%s): %s", name, endpoint, zmq_strerror (zmq_errno ()));
+    sbx_link_destroy (&self);
+    return NULL;
+}
+
+void
+sbx_link_destroy (sbx_link_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sbx_link_t *self = *self_p;
+    if (self->socket) {
+        zmq_socket_monitor (self->socket, NULL, 0);
+        zmq_close (self->socket);
+    }
+    if (self->monitor)
+        zmq_close (self->monitor);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void *
+sbx_link_socket (sbx_link_t *self)
+{
+    return self->socket;
+}
+
+void *
+sbx_link_monitor (sbx_link_t *self)
+{
+    return self->monitor;
+}
+
+void
+sbx_link_set_linger (sbx_link_t *self, int linger_ms)
+{
+    s_setopt_int (self->socket, ZMQ_LINGER, linger_ms);
+}
+
+int
+sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
+{
+    int ups = 0;
+    for (int i = 0; i < 64; i++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            break;
+        }
+        /*  Event frame: uint16 event, uint32 value; then the address.     */
+        uint16_t event = 0;
+        if (zmq_msg_size (&frame) >= 6)
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+        bool more = zmq_msg_more (&frame);
+        zmq_msg_close (&frame);
+        while (more) {
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, self->monitor, ZMQ_DONTWAIT) < 0)
+                more = false;
+            else
+                more = zmq_msg_more (&frame);
+            zmq_msg_close (&frame);
+        }
+        switch (event) {
+            case ZMQ_EVENT_CONNECTED:
+                self->awaiting_retry = false;
+                ups++;
+                log_event (LOG_INFO, "link_up", "socket=%s endpoint=%s", self->name, self->endpoint);
+                break;
+            case ZMQ_EVENT_DISCONNECTED:
+                self->awaiting_retry = true;
+                self->restart_at = now_ms + RESTART_AFTER_MS;
+                log_event (LOG_WARN, "link_down", "socket=%s endpoint=%s", self->name,
+                           self->endpoint);
+                break;
+            case ZMQ_EVENT_CONNECT_RETRIED:
+            case ZMQ_EVENT_CONNECT_DELAYED:
+                self->awaiting_retry = false;
+                break;
+            default:
+                break;
+        }
+    }
+    return ups;
+}
+
+int64_t
+sbx_link_next_timer (const sbx_link_t *self)
+{
+    return self->awaiting_retry ? self->restart_at : -1;
+}
+
+void
+sbx_link_tick (sbx_link_t *self, int64_t now_ms)
+{
+    if (!self->awaiting_retry || now_ms < self->restart_at)
+        return;
+    /*  Dropped for a protocol error (e.g. an oversized frame): libzmq gave
+        up on this endpoint, so start it over.                              */
+    self->awaiting_retry = false;
+    zmq_disconnect (self->socket, self->endpoint);
+    if (zmq_connect (self->socket, self->endpoint))
+        log_event (LOG_ERROR, "link_restart_failed", "socket=%s endpoint=%s error=\"%s\"",
+                   self->name, self->endpoint, zmq_strerror (zmq_errno ()));
+    else
+        log_event (LOG_WARN, "link_restarted", "socket=%s endpoint=%s", self->name,
+                   self->endpoint);
+}

@@ -1,0 +1,86 @@
+/*  main.c - agent-sandbox: configuration, start, stop.                    */
+#define _GNU_SOURCE
+#include "log.h"
+#include "sbx_config.h"
+#include "worker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/*  Never runs (the signals stay blocked; the signalfd takes them), but a
+    handler must exist: as PID 1 of a container the kernel drops any signal
+    whose disposition is SIG_DFL, and `docker stop` would go unheard.      */
+static void
+s_never_called (int sig)
+{
+    (void) sig;
+}
+
+static log_level_t
+s_level (const char *name)
+{
+    if (strcmp (name, "debug") == 0)
+        return LOG_DEBUG;
+    if (strcmp (name, "warn") == 0)
+        return LOG_WARN;
+    if (strcmp (name, "error") == 0)
+        return LOG_ERROR;
+    return LOG_INFO;
+}
+
+int
+main (int argc, char **argv)
+{
+    /*  Descriptors 0-2 must exist: task pipes must never land on them.    */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl (fd, F_GETFD) < 0 && open ("/dev/null", O_RDWR) < 0)
+            return 1;
+    log_set_component ("agent-sandbox");
+
+    static sbx_config_t cfg;
+    char err[512];
+    int rc = sbx_config_load (&cfg, argc, argv, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc) {
+        fprintf (stderr, "agent-sandbox: %s\n", err);
+        return 1;
+    }
+    log_set_level (s_level (cfg.log_level));
+
+    /*  Block the stop signals before the ZeroMQ context exists, so its
+        threads inherit the mask and the signalfd alone receives them.
+        A task writing to a closed pipe must not kill the worker: EPIPE.   */
+    sigset_t stop;
+    sigemptyset (&stop);
+    sigaddset (&stop, SIGTERM);
+    sigaddset (&stop, SIGINT);
+    sigprocmask (SIG_BLOCK, &stop, NULL);
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_never_called;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    int sigfd = signalfd (-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        perror ("agent-sandbox: signalfd");
+        return 1;
+    }
+
+    sbx_worker_t *worker = sbx_worker_new (&cfg, sigfd, err, sizeof err);
+    if (!worker) {
+        fprintf (stderr, "agent-sandbox: %s\n", err);
+        close (sigfd);
+        return 1;
+    }
+    sbx_worker_run (worker);
+    sbx_worker_destroy (&worker);
+    close (sigfd);
+    log_event (LOG_INFO, "worker_stopped", NULL);
+    return 0;
+}

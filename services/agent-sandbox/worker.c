@@ -1,0 +1,521 @@
+/*  worker.c - sockets, slots, heartbeats: the agent-sandbox's one loop.   */
+#define _GNU_SOURCE
+#include "worker.h"
+#include "link.h"
+#include "log.h"
+#include "outbox.h"
+#include "proto.h"
+#include "run.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define TASK_SOCKET_LINGER_MS 0         /* nothing of ours is queued there */
+#define RESULT_SOCKET_LINGER_MS 2000    /* let queued results leave */
+#define SHUTDOWN_LINGER_MS 500          /* "short linger" at stop */
+#define CONTROL_BATCH 64                /* control frames per loop turn */
+
+struct sbx_worker_t {
+    const sbx_config_t *cfg;            /* settings (not owned) */
+    sbx_run_conf_t run_conf;            /* what every run gets */
+    void *ctx;                          /* ZeroMQ context */
+    sbx_link_t *tasks;                  /* PULL: task frames */
+    sbx_link_t *results;                /* PUSH: hello, heartbeat, started, result */
+    sbx_link_t *control;                /* SUB: cancel, ack */
+    int sigfd;                          /* signalfd for SIGTERM/SIGINT */
+    sbx_run_t **runs;                   /* one entry per slot, NULL: free */
+    size_t slots;                       /* entries in runs */
+    size_t busy;                        /* non-NULL entries */
+    sbx_outbox_t *outbox;               /* frames the results socket refused */
+    int64_t next_heartbeat;             /* monotonic ms */
+    bool stop;                          /* a signal asked us to stop */
+    zmq_pollitem_t *items;              /* poll set, rebuilt every turn */
+    sbx_run_t **item_run;               /* run owning items[i], or NULL */
+    size_t items_max;                   /* entries in both arrays */
+};
+
+/*  ---- sending ------------------------------------------------------------- */
+
+static int
+s_send_frame (void *arg, const uint8_t *frame, size_t size)
+{
+    sbx_worker_t *self = arg;
+    return zmq_send (sbx_link_socket (self->results), frame, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/*  Send an encoded frame (owned) on the results socket. Frames that matter
+    (started, result) wait in the outbox when the socket is full, behind
+    any already waiting; heartbeats and hellos are simply dropped then, the
+    next one says the same.                                                 */
+static void
+s_send_frame_owned (sbx_worker_t *self, proto_type_t type, uint8_t *frame, size_t size,
+                    bool keep)
+{
+    if (keep && sbx_outbox_count (self->outbox)) {
+        sbx_outbox_push (self->outbox, frame, size);
+        return;
+    }
+    if (s_send_frame (self, frame, size) == 0) {
+        free (frame);
+        return;
+    }
+    if (keep && zmq_errno () == EAGAIN) {
+        sbx_outbox_push (self->outbox, frame, size);
+        return;
+    }
+    log_event (keep ? LOG_WARN : LOG_DEBUG, "send_failed", "type=%s error=\"%s\"",
+               proto_type_name (type), zmq_strerror (zmq_errno ()));
+    free (frame);
+}
+
+static void
+s_send (sbx_worker_t *self, const proto_msg_t *msg, bool keep)
+{
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (proto_encode (msg, &frame, &size)) {
+        log_event (LOG_ERROR, "encode_failed", "type=%s", proto_type_name (msg->type));
+        return;
+    }
+    s_send_frame_owned (self, msg->type, frame, size, keep);
+}
+
+static void
+s_send_hello (sbx_worker_t *self)
+{
+    /*  What this first cut enforces; the isolation issue fills in the rest. */
+    proto_layer_t layers[] = {
+        { "rlimits", true, 1 },
+        { "seccomp", true, 0 },
+        { "landlock", false, 0 },
+        { "userns", true, 0 },
+        { "cgroup", true, 0 },
+    };
+    proto_msg_t msg = { .type = PROTO_HELLO };
+    msg.u.hello.worker = self->cfg->worker_id;
+    msg.u.hello.slots = (uint32_t) self->slots;
+    msg.u.hello.version = SBX_VERSION;
+    msg.u.hello.isolation = layers;
+    msg.u.hello.isolation_count = sizeof layers / sizeof layers[0];
+    s_send (self, &msg, false);
+    log_event (LOG_DEBUG, "hello_sent", "slots=%zu", self->slots);
+}
+
+static void
+s_send_heartbeat (sbx_worker_t *self)
+{
+    const char *running[256];
+    size_t n = 0;
+    for (size_t i = 0; i < self->slots && n < 256; i++)
+        if (self->runs[i])
+            running[n++] = sbx_run_id (self->runs[i]);
+    proto_msg_t msg = { .type = PROTO_HEARTBEAT };
+    msg.u.heartbeat.worker = self->cfg->worker_id;
+    msg.u.heartbeat.free = (uint32_t) (self->slots - self->busy);
+    msg.u.heartbeat.running = running;
+    msg.u.heartbeat.running_count = n;
+    s_send (self, &msg, false);
+}
+
+static void
+s_send_result (sbx_worker_t *self, const proto_result_t *result)
+{
+    proto_msg_t msg = { .type = PROTO_RESULT };
+    msg.u.result = *result;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (proto_encode (&msg, &frame, &size)) {
+        log_event (LOG_ERROR, "encode_failed", "type=result id=%s", result->id);
+        return;
+    }
+    if (size > (size_t) self->cfg->max_frame) {
+        /*  Cannot happen with the start-up budget check; if it does, the
+            orchestrator still learns the task's fate.                      */
+        free (frame);
+        char why[160];
+        snprintf (why, sizeof why, "result of %zu bytes exceeds SANDBOX_MAX_FRAME", size);
+        proto_result_t small = *result;
+        small.status = PROTO_STATUS_INTERNAL_ERROR;
+        small.stdout_data = small.stderr_data = (proto_bytes_t) { NULL, 0 };
+        small.files = NULL;
+        small.file_count = 0;
+        small.error = why;
+        msg.u.result = small;
+        s_send (self, &msg, true);
+        return;
+    }
+    s_send_frame_owned (self, PROTO_RESULT, frame, size, true);
+}
+
+/*  ---- tasks --------------------------------------------------------------- */
+
+static void
+s_finish_runs (sbx_worker_t *self)
+{
+    for (size_t i = 0; i < self->slots; i++) {
+        sbx_run_t *run = self->runs[i];
+        if (!run || !sbx_run_done (run))
+            continue;
+        const proto_result_t *r = sbx_run_result (run);
+        s_send_result (self, r);
+        char exit_text[24] = "-", sig_text[24] = "-";
+        if (r->has_exit_code)
+            snprintf (exit_text, sizeof exit_text, "%lld", (long long) r->exit_code);
+        if (r->has_signal)
+            snprintf (sig_text, sizeof sig_text, "%lld", (long long) r->signal);
+        char q[600];
+        log_event (LOG_INFO, "task_finished",
+                   "id=%s attempt=%u status=%s exit=%s signal=%s wall_ms=%llu cpu_ms=%llu error=%s",
+                   r->id, r->attempt, proto_status_name (r->status), exit_text, sig_text,
+                   (unsigned long long) r->wall_ms, (unsigned long long) r->cpu_ms,
+                   r->error ? log_quote (q, sizeof q, r->error, strlen (r->error)) : "-");
+        sbx_run_destroy (&self->runs[i]);
+        self->busy--;
+    }
+}
+
+static void
+s_reject (sbx_worker_t *self, const proto_error_t *err, size_t size)
+{
+    char text[300];
+    if (err->field[0])
+        snprintf (text, sizeof text, "%s: %s", err->field, err->message);
+    else
+        snprintf (text, sizeof text, "%s", err->message);
+    sbx_utf8_fix (text);                /* may quote a name from the frame */
+    char q[700];
+    log_quote (q, sizeof q, text, strlen (text));
+    if (!err->id[0]) {
+        log_event (LOG_WARN, "frame_dropped", "size=%zu reason=%s", size, q);
+        return;
+    }
+    /*  The attempt is not part of what a failed decode yields: 1.         */
+    proto_result_t r = {
+        .id = err->id,
+        .attempt = 1,
+        .worker = self->cfg->worker_id,
+        .status = PROTO_STATUS_REJECTED,
+        .error = text,
+    };
+    s_send_result (self, &r);
+    log_event (LOG_WARN, "task_rejected", "id=%s size=%zu error=%s", err->id, size, q);
+}
+
+static void
+s_start_task (sbx_worker_t *self, proto_msg_t *msg)
+{
+    size_t slot = 0;
+    while (slot < self->slots && self->runs[slot])
+        slot++;
+    const proto_task_t *task = &msg->u.task;
+    char id[PROTO_ID_MAX + 1];
+    snprintf (id, sizeof id, "%s", task->id);
+    uint32_t attempt = task->attempt;
+
+    proto_msg_t started = { .type = PROTO_STARTED };
+    started.u.started.id = id;
+    started.u.started.attempt = attempt;
+    started.u.started.worker = self->cfg->worker_id;
+    s_send (self, &started, true);
+
+    sbx_run_t *run = sbx_run_new (&self->run_conf, task, msg);
+    if (!run) {
+        proto_result_t r = { .id = id, .attempt = attempt, .worker = self->cfg->worker_id,
+                             .status = PROTO_STATUS_INTERNAL_ERROR, .error = "out of memory" };
+        s_send_result (self, &r);
+        log_event (LOG_ERROR, "task_finished", "id=%s attempt=%u status=internal_error "
+                   "error=\"out of memory\"", id, attempt);
+        return;
+    }
+    self->runs[slot] = run;
+    self->busy++;
+    log_event (LOG_INFO, "task_started", "id=%s attempt=%u slot=%zu pid=%ld", id, attempt, slot,
+               (long) sbx_run_pid (run));
+}
+
+/*  Read task frames while a slot is free: the orchestrator sends no more
+    than the free slots we announced, so anything beyond waits in libzmq.  */
+static void
+s_take_tasks (sbx_worker_t *self)
+{
+    void *socket = sbx_link_socket (self->tasks);
+    while (self->busy < self->slots) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        size_t size = zmq_msg_size (&frame);
+        if (zmq_msg_more (&frame)) {
+            /*  One frame per message is the contract: drop the whole lot. */
+            bool more = true;
+            while (more) {
+                zmq_msg_close (&frame);
+                zmq_msg_init (&frame);
+                more = zmq_msg_recv (&frame, socket, ZMQ_DONTWAIT) >= 0 && zmq_msg_more (&frame);
+            }
+            zmq_msg_close (&frame);
+            log_event (LOG_WARN, "frame_dropped", "size=%zu reason=\"multipart message\"", size);
+            continue;
+        }
+        proto_error_t err;
+        memset (&err, 0, sizeof err);
+        proto_msg_t *msg = proto_decode (PROTO_CH_TASKS, zmq_msg_data (&frame), size,
+                                         (size_t) self->cfg->max_frame, &err);
+        zmq_msg_close (&frame);
+        if (!msg)
+            s_reject (self, &err, size);
+        else if (msg->type != PROTO_TASK) {
+            log_event (LOG_WARN, "frame_dropped", "size=%zu reason=\"unexpected type %s\"", size,
+                       proto_type_name (msg->type));
+            proto_msg_destroy (&msg);
+        }
+        else
+            s_start_task (self, msg);
+    }
+}
+
+/*  Control messages are for later issues (cancel, ack): read and log.     */
+static void
+s_take_control (sbx_worker_t *self)
+{
+    void *socket = sbx_link_socket (self->control);
+    for (int i = 0; i < CONTROL_BATCH; i++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        proto_error_t err;
+        memset (&err, 0, sizeof err);
+        proto_msg_t *msg = proto_decode (PROTO_CH_CONTROL, zmq_msg_data (&frame),
+                                         zmq_msg_size (&frame), (size_t) self->cfg->max_frame,
+                                         &err);
+        if (msg)
+            log_event (LOG_DEBUG, "control_ignored", "type=%s", proto_type_name (msg->type));
+        else {
+            char q[400];
+            log_event (LOG_DEBUG, "control_unknown", "size=%zu reason=%s", zmq_msg_size (&frame),
+                       log_quote (q, sizeof q, err.message, strlen (err.message)));
+        }
+        proto_msg_destroy (&msg);
+        zmq_msg_close (&frame);
+    }
+}
+
+/*  Reap children that are not ours. When the worker is a container's PID 1
+    (or a subreaper), processes a task left behind are re-parented to it;
+    unreaped they would fill the pid space. A zombie that belongs to a run
+    is left for the run, which reaps it through its pidfd with rusage.     */
+static void
+s_reap_orphans (sbx_worker_t *self)
+{
+    for (int i = 0; i < 256; i++) {
+        siginfo_t info;
+        memset (&info, 0, sizeof info);
+        if (waitid (P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) || info.si_pid == 0)
+            return;
+        for (size_t j = 0; j < self->slots; j++)
+            if (self->runs[j] && sbx_run_pid (self->runs[j]) == info.si_pid)
+                return;
+        waitpid (info.si_pid, NULL, WNOHANG);
+        log_event (LOG_DEBUG, "orphan_reaped", "pid=%ld", (long) info.si_pid);
+    }
+}
+
+/*  ---- the loop ------------------------------------------------------------ */
+
+static int64_t
+s_earliest (int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static void
+s_on_signal (sbx_worker_t *self)
+{
+    struct signalfd_siginfo info;
+    ssize_t n = read (self->sigfd, &info, sizeof info);
+    if (n == (ssize_t) sizeof info) {
+        log_event (LOG_INFO, "worker_stopping", "signal=%s running=%zu",
+                   info.ssi_signo == SIGINT ? "INT" : "TERM", self->busy);
+        self->stop = true;
+    }
+}
+
+int
+sbx_worker_run (sbx_worker_t *self)
+{
+    size_t tasks_at = 0, control_at = 0, results_at = 0;
+    size_t mon_at[3];
+    sbx_link_t *links[3] = { self->tasks, self->results, self->control };
+    while (!self->stop) {
+        zmq_pollitem_t *it = self->items;
+        size_t n = 0;
+        memset (self->item_run, 0, self->items_max * sizeof *self->item_run);
+        it[n++] = (zmq_pollitem_t) { NULL, self->sigfd, ZMQ_POLLIN, 0 };
+        tasks_at = control_at = results_at = SIZE_MAX;
+        if (self->busy < self->slots) {
+            tasks_at = n;
+            it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->tasks), 0, ZMQ_POLLIN, 0 };
+        }
+        control_at = n;
+        it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->control), 0, ZMQ_POLLIN, 0 };
+        if (sbx_outbox_count (self->outbox)) {
+            results_at = n;
+            it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->results), 0, ZMQ_POLLOUT, 0 };
+        }
+        for (size_t l = 0; l < 3; l++) {
+            mon_at[l] = n;
+            it[n++] = (zmq_pollitem_t) { sbx_link_monitor (links[l]), 0, ZMQ_POLLIN, 0 };
+        }
+        int64_t next = self->next_heartbeat;
+        for (size_t l = 0; l < 3; l++)
+            next = s_earliest (next, sbx_link_next_timer (links[l]));
+        for (size_t i = 0; i < self->slots; i++) {
+            sbx_run_t *run = self->runs[i];
+            if (!run)
+                continue;
+            sbx_pollfd_t fds[SBX_RUN_POLLFDS_MAX];
+            size_t k = sbx_run_pollfds (run, fds, SBX_RUN_POLLFDS_MAX);
+            for (size_t j = 0; j < k; j++) {
+                self->item_run[n] = run;
+                it[n++] = (zmq_pollitem_t) { NULL, fds[j].fd,
+                    (short) (fds[j].events == SBX_POLL_OUT ? ZMQ_POLLOUT : ZMQ_POLLIN), 0 };
+            }
+            next = s_earliest (next, sbx_run_next_timer (run));
+        }
+        int64_t wait = next - sbx_now_ms ();
+        long timeout = wait < 0 ? 0 : wait;
+        if (zmq_poll (it, (int) n, timeout) < 0 && zmq_errno () != EINTR) {
+            log_event (LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
+            usleep (10000);
+            continue;
+        }
+        int64_t now = sbx_now_ms ();
+
+        if (it[0].revents)
+            s_on_signal (self);
+        for (size_t l = 0; l < 3; l++)
+            if (it[mon_at[l]].revents && sbx_link_on_monitor (links[l], now) > 0
+                && links[l] == self->results)
+                s_send_hello (self);
+        for (size_t i = 0; i < n; i++)
+            if (self->item_run[i] && it[i].revents)
+                sbx_run_ready (self->item_run[i], it[i].fd, now);
+        for (size_t i = 0; i < self->slots; i++)
+            if (self->runs[i])
+                sbx_run_tick (self->runs[i], now);
+        s_finish_runs (self);
+        for (size_t l = 0; l < 3; l++)
+            sbx_link_tick (links[l], now);
+        if (results_at != SIZE_MAX && it[results_at].revents)
+            sbx_outbox_flush (self->outbox, s_send_frame, self);
+        if (it[control_at].revents)
+            s_take_control (self);
+        if (tasks_at != SIZE_MAX && it[tasks_at].revents && !self->stop) {
+            s_take_tasks (self);
+            s_finish_runs (self);       /* tasks that ended at once */
+        }
+        if (now >= self->next_heartbeat) {
+            s_reap_orphans (self);
+            s_send_heartbeat (self);
+            self->next_heartbeat += self->cfg->heartbeat_ms;
+            if (self->next_heartbeat <= now)
+                self->next_heartbeat = now + self->cfg->heartbeat_ms;
+        }
+    }
+    return 0;
+}
+
+sbx_worker_t *
+sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size)
+{
+    sbx_worker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->cfg = cfg;
+    self->sigfd = sigfd;
+    self->slots = (size_t) cfg->slots;
+    sbx_config_run_conf (cfg, &self->run_conf);
+    self->items_max = 8 + self->slots * SBX_RUN_POLLFDS_MAX;
+    self->runs = calloc (self->slots, sizeof *self->runs);
+    self->items = calloc (self->items_max, sizeof *self->items);
+    self->item_run = calloc (self->items_max, sizeof *self->item_run);
+    self->outbox = sbx_outbox_new ();
+    self->ctx = zmq_ctx_new ();
+    if (!self->runs || !self->items || !self->item_run || !self->outbox || !self->ctx) {
+        snprintf (err, err_size, "out of memory");
+        goto fail;
+    }
+    self->tasks = sbx_link_new (self->ctx, ZMQ_PULL, "tasks", cfg->tasks_endpoint,
+                                cfg->max_frame, TASK_SOCKET_LINGER_MS, err, err_size);
+    if (!self->tasks)
+        goto fail;
+    self->results = sbx_link_new (self->ctx, ZMQ_PUSH, "results", cfg->results_endpoint,
+                                  cfg->max_frame, RESULT_SOCKET_LINGER_MS, err, err_size);
+    if (!self->results)
+        goto fail;
+    self->control = sbx_link_new (self->ctx, ZMQ_SUB, "control", cfg->control_endpoint,
+                                  cfg->max_frame, TASK_SOCKET_LINGER_MS, err, err_size);
+    if (!self->control)
+        goto fail;
+
+    char q[600];
+    log_event (LOG_INFO, "worker_started",
+               "worker=%s slots=%zu tasks=%s results=%s control=%s work_dir=%s version=%s",
+               log_quote (q, sizeof q, cfg->worker_id, strlen (cfg->worker_id)), self->slots,
+               cfg->tasks_endpoint, cfg->results_endpoint, cfg->control_endpoint, cfg->work_dir,
+               SBX_VERSION);
+    /*  Queued until the link is up; sent again whenever it (re)connects.  */
+    s_send_hello (self);
+    s_send_heartbeat (self);
+    self->next_heartbeat = sbx_now_ms () + cfg->heartbeat_ms;
+    return self;
+fail:
+    sbx_worker_destroy (&self);
+    return NULL;
+}
+
+void
+sbx_worker_destroy (sbx_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sbx_worker_t *self = *self_p;
+    for (size_t i = 0; self->runs && i < self->slots; i++)
+        if (self->runs[i]) {
+            log_event (LOG_INFO, "task_abandoned", "id=%s attempt=%u",
+                       sbx_run_id (self->runs[i]), sbx_run_attempt (self->runs[i]));
+            sbx_run_destroy (&self->runs[i]);
+        }
+    if (self->results)
+        sbx_link_set_linger (self->results, SHUTDOWN_LINGER_MS);
+    sbx_link_destroy (&self->tasks);
+    sbx_link_destroy (&self->results);
+    sbx_link_destroy (&self->control);
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    sbx_outbox_destroy (&self->outbox);
+    free (self->runs);
+    free (self->items);
+    free (self->item_run);
+    free (self);
+    *self_p = NULL;
+}

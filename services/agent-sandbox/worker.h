@@ -1,0 +1,33 @@
+/*  worker.h - the agent-sandbox's event loop: the worker link (tasks PULL,
+    results PUSH, control SUB), slots of running tasks, heartbeats.
+
+    One thread, one zmq_poll over the sockets, their monitors, the signal
+    descriptor and every running task's descriptors (pidfd, stdin, stdout,
+    stderr). Dispatch is credit-based: the tasks socket is read only while
+    a slot is free, and every heartbeat says how many are.
+*/
+#ifndef SBX_WORKER_H_INCLUDED
+#define SBX_WORKER_H_INCLUDED
+
+#include "sbx_config.h"
+
+#include <stddef.h>
+
+#define SBX_VERSION "0.1.0"
+
+typedef struct sbx_worker_t sbx_worker_t;
+
+/*  Create the ZeroMQ context and connect the three sockets. sigfd is a
+    signalfd for SIGTERM/SIGINT (blocked before this call, so libzmq's
+    threads inherit the mask). cfg must outlive the worker. NULL with a
+    message in err.                                                         */
+sbx_worker_t *sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size);
+
+/*  Run until SIGTERM/SIGINT. Returns 0.                                    */
+int sbx_worker_run (sbx_worker_t *self);
+
+/*  Kill running tasks' process groups, remove their workspaces, close the
+    sockets with a short linger. Safe on NULL.                              */
+void sbx_worker_destroy (sbx_worker_t **self_p);
+
+#endif
