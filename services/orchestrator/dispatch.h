@@ -1,0 +1,48 @@
+/*  dispatch.h - the queue of tasks to send and credit-based dispatch.
+
+    Tasks wait in an in-memory FIFO of ids (rebuilt from the store at start:
+    status queued, oldest first). The orchestrator never has more tasks
+    dispatched-but-not-started than live workers have free slots:
+
+        credit = sum of free slots of live workers - tasks in "dispatched"
+
+    so no task sits in a dead or busy worker's socket buffer for long (the
+    PUSH socket round-robins and cannot address a worker, hence counting).
+    A dispatch batch is committed to the store (queued -> dispatched,
+    attempt + 1) before its frames are sent; a frame that cannot be sent
+    (EAGAIN) is undone and stays at the head of the queue.
+*/
+#ifndef ORCH_DISPATCH_H_INCLUDED
+#define ORCH_DISPATCH_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orch.h"
+
+orch_dispatch_t *orch_dispatch_new (void);
+void orch_dispatch_destroy (orch_dispatch_t **self_p);
+
+/*  Fill the queue from the store (queued tasks, oldest first). Tasks left
+    "dispatched" by a previous run are counted into *in_doubt and logged,
+    but hold back no credit (see dispatch.c). 0 or -1.                      */
+int orch_dispatch_rebuild (orch_dispatch_t *self, orch_store_t *store, size_t *in_doubt);
+
+/*  A task was accepted (committed as queued): queue it. 0 or -1.           */
+int orch_dispatch_enqueue (orch_dispatch_t *self, const char *id);
+
+/*  The task left "dispatched" (started or finished): it no longer holds
+    back credit. Returns whether it was counted.                            */
+bool orch_dispatch_settled (orch_dispatch_t *self, const char *id);
+
+size_t orch_dispatch_queued (const orch_dispatch_t *self);
+size_t orch_dispatch_outstanding (const orch_dispatch_t *self);
+
+/*  Free slots minus outstanding dispatches (may be <= 0).                 */
+int64_t orch_dispatch_credit (const orch_dispatch_t *self, const orch_workers_t *workers);
+
+/*  Send as many queued tasks as the credit allows. Returns how many.      */
+size_t orch_dispatch_run (orch_t *orch);
+
+#endif

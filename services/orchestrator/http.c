@@ -1,0 +1,553 @@
+/*  http.c - libmicrohttpd plumbing: listen, bodies, auth, replies, waits.
+
+    Keep-alive matters (DESIGN pitfall): MHD 0.9.75 answers "Connection:
+    close" when a GET's response is queued on the first callback, so every
+    response is queued on the second or a later one. The first callback
+    only answers early when a body is coming that we will not read (too
+    large, or no valid token): closing that connection is then right.
+*/
+#include "http.h"
+#include "api_tasks.h"
+#include "log.h"
+#include "orch_config.h"
+#include "token.h"
+#include "utf8.h"
+#include "waiters.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct orch_http_t {
+    orch_t *orch;                       /* the service */
+    struct MHD_Daemon *daemon;          /* no internal thread */
+    int listen_fd;                      /* ours until MHD owns it */
+    int port;                           /* bound port */
+    char host[256];                     /* host part as configured */
+    size_t pending;                     /* resumed, not yet completed */
+    bool quiesced;                      /* no longer accepting */
+};
+
+struct orch_req_t {
+    orch_http_t *http;                  /* the server */
+    struct MHD_Connection *conn;        /* MHD's connection */
+    bool api;                           /* under /api: token required */
+    bool authorized;                    /* token checked and right */
+    char *body;                         /* request body, NUL-terminated */
+    size_t body_len;
+    size_t body_cap;
+    bool too_large;                     /* body over ORCH_MAX_BODY */
+    size_t discarded;                   /* body bytes thrown away */
+    bool answered;                      /* a response was queued */
+    orch_waiter_t *waiter;              /* while suspended */
+    bool woke;                          /* resumed: answer now */
+    bool resumed;                       /* counted in http->pending */
+    char wait_id[PROTO_ID_MAX + 1];     /* task waited for */
+    int wait_hint;                      /* for orch_api_resume */
+};
+
+/* --- replies -------------------------------------------------------------- */
+
+orch_t *
+orch_req_orch (const orch_req_t *req)
+{
+    return req->http->orch;
+}
+
+const char *
+orch_req_body (const orch_req_t *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+bool
+orch_req_arg (const orch_req_t *req, const char *name, const char **value)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n (req->conn, MHD_GET_ARGUMENT_KIND, name, strlen (name),
+                                       &v, &len) != MHD_YES)
+        return false;
+    *value = v;
+    return true;
+}
+
+const char *
+orch_req_header (const orch_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, name);
+}
+
+static int
+s_queue (orch_req_t *req, int status, json_t *json, const char *allow)
+{
+    char *text = json ? json_dumps (json, JSON_COMPACT) : NULL;
+    json_decref (json);
+    if (!text) {
+        status = 500;
+        text = strdup ("{\"error\":{\"code\":\"internal\",\"message\":\"cannot build the response\"}}");
+        if (!text)
+            return -1;
+    }
+    size_t len = strlen (text);
+    /*  One line per response: friendlier for curl and for line readers.   */
+    char *line = realloc (text, len + 2);
+    if (line) {
+        text = line;
+        text[len++] = '\n';
+        text[len] = '\0';
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer (len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free (text);
+        return -1;
+    }
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
+    if (status == 401)
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                 "Bearer realm=\"cleudo\"");
+    if (allow)
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned) status, resp);
+    MHD_destroy_response (resp);
+    req->answered = true;
+    return rc == MHD_YES ? 0 : -1;
+}
+
+int
+orch_req_reply (orch_req_t *req, int status, json_t *json)
+{
+    return s_queue (req, status, json, NULL);
+}
+
+/*  {"error": {"code", "message", "field"?}}; texts made valid UTF-8.      */
+static json_t *
+s_error_json (const orch_err_t *err)
+{
+    json_t *inner = json_object ();
+    json_object_set_new (inner, "code", json_string (err->code));
+    size_t len;
+    char *message = orch_utf8_lossy (err->message, strlen (err->message), &len);
+    json_object_set_new (inner, "message", message ? json_stringn (message, len)
+                                                   : json_string ("error"));
+    free (message);
+    if (err->field[0]) {
+        char *field = orch_utf8_lossy (err->field, strlen (err->field), &len);
+        if (field)
+            json_object_set_new (inner, "field", json_stringn (field, len));
+        free (field);
+    }
+    json_t *outer = json_object ();
+    json_object_set_new (outer, "error", inner);
+    return outer;
+}
+
+int
+orch_req_error (orch_req_t *req, const orch_err_t *err)
+{
+    return s_queue (req, err->status, s_error_json (err), NULL);
+}
+
+int
+orch_req_fail (orch_req_t *req, int status, const char *code, const char *field,
+               const char *fmt, ...)
+{
+    orch_err_t err;
+    char message[sizeof err.message];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (message, sizeof message, fmt, args);
+    va_end (args);
+    orch_err (&err, status, code, field, "%s", message);
+    return orch_req_error (req, &err);
+}
+
+int
+orch_req_method_not_allowed (orch_req_t *req, const char *allow)
+{
+    orch_err_t err;
+    orch_err (&err, 405, "method_not_allowed", NULL, "method not allowed here (allowed: %s)",
+              allow);
+    return s_queue (req, 405, s_error_json (&err), allow);
+}
+
+/* --- waits ---------------------------------------------------------------- */
+
+static void
+s_wake (void *arg, const char *id, orch_wake_t why)
+{
+    (void) id;
+    (void) why;
+    orch_req_t *req = arg;
+    req->waiter = NULL;
+    req->woke = true;
+    req->resumed = true;
+    req->http->pending++;
+    /*  MHD calls the handler again for this connection on a later
+        MHD_run (); the answer is built then, from the state at that time. */
+    MHD_resume_connection (req->conn);
+}
+
+int
+orch_req_wait (orch_req_t *req, const char *id, int64_t timeout_ms, int hint)
+{
+    orch_t *orch = req->http->orch;
+    if (orch->stopping)
+        return -1;
+    snprintf (req->wait_id, sizeof req->wait_id, "%s", id);
+    req->wait_hint = hint;
+    req->waiter = orch_waiters_add (orch->waiters, id, orch_mono_ms () + timeout_ms, s_wake,
+                                    req);
+    if (!req->waiter)
+        return -1;
+    MHD_suspend_connection (req->conn);
+    return 0;
+}
+
+/* --- the handler ---------------------------------------------------------- */
+
+/*  Authorization: Bearer <token>, compared in constant time.               */
+static bool
+s_authorized (orch_req_t *req)
+{
+    const orch_t *orch = req->http->orch;
+    const char *value = orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!value || strncasecmp (value, "Bearer ", 7) != 0)
+        return false;
+    const char *token = value + 7;
+    while (*token == ' ')
+        token++;
+    size_t len = strlen (token);
+    while (len && (token[len - 1] == ' ' || token[len - 1] == '\t'))
+        len--;
+    return orch_token_equal (token, len, orch->token, orch->token_len);
+}
+
+static int
+s_unauthorized (orch_req_t *req)
+{
+    const char *value = orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION);
+    return orch_req_fail (req, 401, "unauthorized", NULL, "%s",
+                          value ? "wrong API token (expected Authorization: Bearer <token>)"
+                                : "missing Authorization: Bearer <token> header");
+}
+
+/*  Content-Length when given and numeric, else -1.                         */
+static long long
+s_content_length (orch_req_t *req)
+{
+    const char *value = orch_req_header (req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!value)
+        return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll (value, &end, 10);
+    return errno || *end || n < 0 ? -1 : n;
+}
+
+static bool
+s_body_coming (orch_req_t *req)
+{
+    return s_content_length (req) > 0
+        || orch_req_header (req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+static int
+s_too_large (orch_req_t *req)
+{
+    return orch_req_fail (req, 413, "too_large", NULL,
+                          "request body is larger than %lld bytes (ORCH_MAX_BODY)",
+                          (long long) req->http->orch->cfg->max_body);
+}
+
+static int
+s_append (orch_req_t *req, const char *data, size_t size)
+{
+    size_t max = (size_t) req->http->orch->cfg->max_body;
+    if (req->too_large || req->body_len + size > max) {
+        req->too_large = true;
+        req->discarded += size;
+        return 0;
+    }
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
+        char *grown = realloc (req->body, cap);
+        if (!grown)
+            return -1;
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy (req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result
+s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size,
+           void **req_cls)
+{
+    (void) version;
+    orch_http_t *self = cls;
+    orch_req_t *req = *req_cls;
+    if (!req) {
+        /*  First call: headers only. Answer now only if we will not read
+            the body that is coming (see the top of this file).             */
+        req = calloc (1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->http = self;
+        req->conn = conn;
+        req->api = strcmp (url, "/api") == 0 || strncmp (url, "/api/", 5) == 0;
+        req->authorized = !req->api || s_authorized (req);
+        *req_cls = req;
+        if (s_body_coming (req)) {
+            if (req->api && !req->authorized)
+                return s_unauthorized (req) ? MHD_NO : MHD_YES;
+            if (s_content_length (req) > self->orch->cfg->max_body)
+                return s_too_large (req) ? MHD_NO : MHD_YES;
+        }
+        return MHD_YES;
+    }
+    if (req->answered) {
+        *upload_data_size = 0;          /* discard the rest of the body */
+        return MHD_YES;
+    }
+    if (req->woke) {
+        req->woke = false;
+        orch_api_resume (req, req->wait_id, req->wait_hint);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (s_append (req, upload_data, *upload_data_size))
+            return MHD_NO;
+        /*  A chunked body (no Content-Length) over the cap is read and
+            thrown away so that the client gets a proper 413, up to a point:
+            beyond max(ORCH_MAX_BODY, 16 MiB) more, the connection is cut.  */
+        size_t give_up = (size_t) self->orch->cfg->max_body;
+        if (give_up < ((size_t) 16 << 20))
+            give_up = (size_t) 16 << 20;
+        if (req->discarded > give_up)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->api && !req->authorized)
+        return s_unauthorized (req) ? MHD_NO : MHD_YES;
+    if (req->too_large)
+        return s_too_large (req) ? MHD_NO : MHD_YES;
+    orch_api_route (req, method, url);
+    return MHD_YES;
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) conn;
+    (void) toe;
+    orch_http_t *self = cls;
+    orch_req_t *req = *req_cls;
+    if (!req)
+        return;
+    if (req->waiter)
+        orch_waiters_cancel (self->orch->waiters, req->waiter);
+    if (req->resumed && self->pending)
+        self->pending--;
+    free (req->body);
+    free (req);
+    *req_cls = NULL;
+}
+
+static void
+s_mhd_log (void *cls, const char *fmt, va_list args)
+{
+    (void) cls;
+    char text[512];
+    vsnprintf (text, sizeof text, fmt, args);
+    size_t len = strlen (text);
+    while (len && text[len - 1] == '\n')
+        len--;
+    char quoted[600];
+    log_event (LOG_WARN, "http_error", "message=%s", log_quote (quoted, sizeof quoted, text, len));
+}
+
+/* --- the daemon ----------------------------------------------------------- */
+
+/*  Bind our own listening socket: precise errors (EADDRINUSE...) and the
+    real port for "port 0".                                                  */
+static int
+s_listen (orch_http_t *self, const char *addr, bool *ipv6, char *err, size_t err_size)
+{
+    const char *colon = strrchr (addr, ':');
+    size_t host_len = (size_t) (colon - addr);
+    if (host_len >= sizeof self->host)
+        host_len = sizeof self->host - 1;
+    memcpy (self->host, addr, host_len);
+    self->host[host_len] = '\0';
+    char host[256];
+    snprintf (host, sizeof host, "%s", self->host);
+    if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
+        memmove (host, host + 1, host_len - 2);
+        host[host_len - 2] = '\0';
+    }
+    const char *port = colon + 1;
+    if (strcmp (port, "*") == 0)
+        port = "0";
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    bool any = strcmp (host, "*") == 0 || host[0] == '\0';
+    int rc = getaddrinfo (any ? NULL : host, port, &hints, &res);
+    if (rc) {
+        snprintf (err, err_size, "cannot resolve ORCH_HTTP_ADDR=%s: %s", addr, gai_strerror (rc));
+        return -1;
+    }
+    /*  "localhost" may resolve to ::1 first; IPv4 is what people expect.   */
+    const struct addrinfo *ai = res;
+    for (const struct addrinfo *p = res; p; p = p->ai_next)
+        if (p->ai_family == AF_INET) {
+            ai = p;
+            break;
+        }
+    int fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
+        || bind (fd, ai->ai_addr, ai->ai_addrlen) || listen (fd, 512)) {
+        snprintf (err, err_size, "cannot listen on ORCH_HTTP_ADDR=%s: %s", addr, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        freeaddrinfo (res);
+        return -1;
+    }
+    *ipv6 = ai->ai_family == AF_INET6;
+    freeaddrinfo (res);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname (fd, (struct sockaddr *) &ss, &len);
+    self->port = ntohs (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                                  : ((struct sockaddr_in *) &ss)->sin_port);
+    self->listen_fd = fd;
+    return 0;
+}
+
+orch_http_t *
+orch_http_new (orch_t *orch, const char *addr, char *err, size_t err_size)
+{
+    orch_http_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->orch = orch;
+    self->listen_fd = -1;
+    bool ipv6 = false;
+    if (s_listen (self, addr, &ipv6, err, err_size)) {
+        free (self);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ipv6)
+        flags |= MHD_USE_IPv6;
+    self->daemon = MHD_start_daemon (
+        flags, 0, NULL, NULL, s_handler, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,   /* first, or MHD complains */
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket) self->listen_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned) ((orch->cfg->http_idle_timeout + 999) / 1000),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf (err, err_size, "cannot start the HTTP server on ORCH_HTTP_ADDR=%s", addr);
+        close (self->listen_fd);
+        free (self);
+        return NULL;
+    }
+    self->listen_fd = -1;               /* MHD closes it at stop */
+    return self;
+}
+
+void
+orch_http_destroy (orch_http_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    orch_http_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    if (self->listen_fd >= 0)
+        close (self->listen_fd);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+orch_http_fd (const orch_http_t *self)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+int
+orch_http_port (const orch_http_t *self)
+{
+    return self->port;
+}
+
+const char *
+orch_http_host (const orch_http_t *self)
+{
+    return self->host;
+}
+
+void
+orch_http_run (orch_http_t *self)
+{
+    MHD_run (self->daemon);
+}
+
+int64_t
+orch_http_timeout (orch_http_t *self)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout (self->daemon, &ms) != MHD_YES)
+        return -1;
+    return ms > INT64_MAX ? INT64_MAX : (int64_t) ms;
+}
+
+void
+orch_http_quiesce (orch_http_t *self)
+{
+    if (self->quiesced)
+        return;
+    self->quiesced = true;
+    MHD_socket fd = MHD_quiesce_daemon (self->daemon);
+    /*  Quiescing hands the listening socket back to us.                    */
+    if (fd != MHD_INVALID_SOCKET)
+        self->listen_fd = fd;
+}
+
+size_t
+orch_http_pending (const orch_http_t *self)
+{
+    return self->pending;
+}

@@ -1,0 +1,216 @@
+/*  main.c - orchestrator: configure, start, run the loop, stop.
+
+    Start-up order matters:
+      1. configuration (bad value: exit 1 naming it);
+      2. signals blocked BEFORE the ZeroMQ context exists, so libzmq's
+         threads inherit the mask and SIGTERM reaches only our signalfd;
+      3. data directory, token, store (the queue is rebuilt from it);
+      4. sockets and HTTP bound, then exactly one "event=ready" line with
+         the real ports (tests parse it).
+*/
+#include "config.h"
+#include "dispatch.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "orch.h"
+#include "orch_config.h"
+#include "store.h"
+#include "submit.h"
+#include "token.h"
+#include "waiters.h"
+#include "workers.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define WORKERS_MAX 4096
+
+static void
+s_die (const char *fmt, const char *detail)
+{
+    fprintf (stderr, "orchestrator: ");
+    fprintf (stderr, fmt, detail);
+    fprintf (stderr, "\n");
+    exit (1);
+}
+
+/*  mkdir -p with mode 0700 for what we create.                             */
+static int
+s_make_dirs (const char *path, char *err, size_t err_size)
+{
+    char buf[4096];
+    if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf) {
+        snprintf (err, err_size, "ORCH_DATA_DIR is too long");
+        return -1;
+    }
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir (buf, 0700) && errno != EEXIST) {
+                snprintf (err, err_size, "cannot create ORCH_DATA_DIR=%.400s (%.400s): %s", path, buf,
+                          strerror (errno));
+                return -1;
+            }
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat (path, &st) || !S_ISDIR (st.st_mode)) {
+        snprintf (err, err_size, "ORCH_DATA_DIR=%s is not a directory", path);
+        return -1;
+    }
+    if (st.st_mode & 077)
+        log_event (LOG_WARN, "data_dir_open", "data_dir=%s mode=%03o (0700 recommended)", path,
+                   (unsigned) (st.st_mode & 0777));
+    return 0;
+}
+
+static void *
+s_bind (orch_t *orch, int type, const char *endpoint, const char *name)
+{
+    void *sock = zmq_socket (orch->zctx, type);
+    int linger = 1000;
+    int64_t max = orch->cfg->max_frame;
+    if (!sock
+        || zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger)
+        || (type == ZMQ_PULL && zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max))
+        || zmq_bind (sock, endpoint)) {
+        fprintf (stderr, "orchestrator: cannot bind %s=%s: %s\n", name, endpoint,
+                 zmq_strerror (zmq_errno ()));
+        exit (1);
+    }
+    return sock;
+}
+
+static void
+s_last_endpoint (void *sock, char *buf, size_t size)
+{
+    size_t len = size;
+    if (zmq_getsockopt (sock, ZMQ_LAST_ENDPOINT, buf, &len))
+        snprintf (buf, size, "?");
+}
+
+static log_level_t
+s_level (const char *name)
+{
+    return !strcmp (name, "debug") ? LOG_DEBUG : !strcmp (name, "warn") ? LOG_WARN
+         : !strcmp (name, "error") ? LOG_ERROR : LOG_INFO;
+}
+
+int
+main (int argc, char **argv)
+{
+    umask (077);
+    log_set_component ("orchestrator");
+    orch_config_t cfg;
+    char err[1024];
+    int rc = orch_config_load (&cfg, argc, argv, err, sizeof err);
+    if (rc > 0)
+        return 0;
+    if (rc < 0)
+        s_die ("%s", err);
+    log_set_level (s_level (cfg.log_level));
+
+    sigset_t mask;
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGTERM);
+    sigaddset (&mask, SIGINT);
+    sigprocmask (SIG_BLOCK, &mask, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    int sig_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sig_fd < 0)
+        s_die ("signalfd: %s", strerror (errno));
+
+    orch_t orch = { .cfg = &cfg };
+    if (s_make_dirs (cfg.data_dir, err, sizeof err))
+        s_die ("%s", err);
+    char token_path[4200] = "";
+    if (cfg.api_token)
+        snprintf (orch.token, sizeof orch.token, "%s", cfg.api_token);
+    else {
+        bool created;
+        if (orch_token_load_or_create (cfg.data_dir, orch.token, sizeof orch.token, token_path,
+                                       sizeof token_path, &created, err, sizeof err))
+            s_die ("%s", err);
+        char masked[32];
+        cfg_mask_secret (orch.token, masked, sizeof masked);
+        log_event (LOG_INFO, created ? "token_generated" : "token_loaded", "token=%s file=%s",
+                   masked, token_path);
+    }
+    orch.token_len = strlen (orch.token);
+
+    orch.store = orch_store_new (cfg.data_dir, strcmp (cfg.durability, "full") == 0, err,
+                                 sizeof err);
+    if (!orch.store)
+        s_die ("%s", err);
+    orch.dispatch = orch_dispatch_new ();
+    orch.workers = orch_workers_new (WORKERS_MAX);
+    orch.waiters = orch_waiters_new ((size_t) cfg.max_waiters);
+    if (!orch.dispatch || !orch.workers || !orch.waiters)
+        s_die ("%s", "out of memory");
+    size_t in_doubt = 0;
+    if (orch_dispatch_rebuild (orch.dispatch, orch.store, &in_doubt))
+        s_die ("%s", "cannot read the task queue from the database");
+    uint64_t counts[PROTO_STATUS_COUNT_];
+    if (orch_store_count (orch.store, counts) == 0)
+        log_event (LOG_INFO, "store_opened", "db=%s queued=%llu dispatched=%llu running=%llu",
+                   orch_store_path (orch.store),
+                   (unsigned long long) counts[PROTO_STATUS_QUEUED],
+                   (unsigned long long) counts[PROTO_STATUS_DISPATCHED],
+                   (unsigned long long) counts[PROTO_STATUS_RUNNING]);
+
+    orch.zctx = zmq_ctx_new ();
+    if (!orch.zctx)
+        s_die ("zmq_ctx_new: %s", zmq_strerror (zmq_errno ()));
+    orch.tasks = s_bind (&orch, ZMQ_PUSH, cfg.tasks_endpoint, "ORCH_TASKS_ENDPOINT");
+    orch.results = s_bind (&orch, ZMQ_PULL, cfg.results_endpoint, "ORCH_RESULTS_ENDPOINT");
+    orch.control = s_bind (&orch, ZMQ_PUB, cfg.control_endpoint, "ORCH_CONTROL_ENDPOINT");
+    orch.submit = orch_submit_new (&orch, cfg.submit_endpoint, err, sizeof err);
+    if (!orch.submit)
+        s_die ("%s", err);
+    orch.http = orch_http_new (&orch, cfg.http_addr, err, sizeof err);
+    if (!orch.http)
+        s_die ("%s", err);
+
+    char submit[256], tasks[256], results[256], control[256];
+    s_last_endpoint (orch_submit_socket (orch.submit), submit, sizeof submit);
+    s_last_endpoint (orch.tasks, tasks, sizeof tasks);
+    s_last_endpoint (orch.results, results, sizeof results);
+    s_last_endpoint (orch.control, control, sizeof control);
+    /*  Start and stop lines are printed whatever ORCH_LOG_LEVEL says:
+        tests and supervisors read them.                                    */
+    log_set_level (LOG_INFO);
+    log_event (LOG_INFO, "ready", "http=%s:%d submit=%s tasks=%s results=%s control=%s"
+               " data_dir=%s", orch_http_host (orch.http), orch_http_port (orch.http), submit,
+               tasks, results, control, cfg.data_dir);
+    log_set_level (s_level (cfg.log_level));
+
+    int signo = orch_loop_run (&orch, sig_fd);
+
+    orch_http_destroy (&orch.http);
+    orch_submit_destroy (&orch.submit);
+    zmq_close (orch.tasks);
+    zmq_close (orch.results);
+    zmq_close (orch.control);
+    zmq_ctx_term (orch.zctx);
+    orch_waiters_destroy (&orch.waiters);
+    orch_workers_destroy (&orch.workers);
+    orch_dispatch_destroy (&orch.dispatch);
+    orch_store_destroy (&orch.store);
+    close (sig_fd);
+    log_set_level (LOG_INFO);
+    log_event (LOG_INFO, "stopped", "signal=%s", signo == SIGINT ? "SIGINT"
+                                                : signo == SIGTERM ? "SIGTERM" : "none");
+    return signo ? 0 : 1;
+}

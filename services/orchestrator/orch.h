@@ -1,0 +1,70 @@
+/*  orch.h - the orchestrator's shared context and small common helpers.
+
+    One process, one thread, one event loop (loop.c). Every subsystem keeps
+    its own state in its own class; orch_t only ties them together so that a
+    request handler (HTTP or submit socket) can reach the store, the queue
+    and the waiters without globals. Nothing here is locked: only the loop
+    thread ever touches it.
+*/
+#ifndef ORCH_H_INCLUDED
+#define ORCH_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+typedef struct orch_config_t orch_config_t;
+typedef struct orch_store_t orch_store_t;
+typedef struct orch_workers_t orch_workers_t;
+typedef struct orch_dispatch_t orch_dispatch_t;
+typedef struct orch_waiters_t orch_waiters_t;
+typedef struct orch_http_t orch_http_t;
+typedef struct orch_submit_t orch_submit_t;
+
+#define ORCH_TOKEN_MAX 256              /* longest API token accepted */
+
+typedef struct {
+    const orch_config_t *cfg;           /* settings, read-only after start */
+    char token[ORCH_TOKEN_MAX + 1];     /* the API token */
+    size_t token_len;                   /* its length */
+    void *zctx;                         /* ZeroMQ context */
+    void *tasks;                        /* PUSH, bound: task frames out */
+    void *results;                      /* PULL, bound: worker frames in */
+    void *control;                      /* PUB, bound: cancel / ack (later) */
+    orch_store_t *store;                /* SQLite state */
+    orch_workers_t *workers;            /* worker table and credit */
+    orch_dispatch_t *dispatch;          /* queue of tasks to send */
+    orch_waiters_t *waiters;            /* requests waiting for a task */
+    orch_http_t *http;                  /* REST API (libmicrohttpd) */
+    orch_submit_t *submit;              /* ROUTER for the CLI */
+    bool stopping;                      /* shutdown begun: no new waits */
+} orch_t;
+
+/*  An error for a client: HTTP status, machine code, offending field.
+    message always starts with the field's name when there is one.          */
+typedef struct {
+    int status;                         /* HTTP status, e.g. 400 */
+    char code[32];                      /* "bad_request", "not_found", ... */
+    char field[PROTO_PATH_MAX + 64];    /* dotted field or "" */
+    char message[PROTO_PATH_MAX + 256]; /* for people */
+} orch_err_t;
+
+/*  Fill err; returns -1 so callers can write `return orch_err (...)`.
+    field may be NULL. The message is "FIELD: fmt..." when field is given.  */
+int orch_err (orch_err_t *err, int status, const char *code, const char *field,
+              const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+/*  Clocks: Unix milliseconds for records, monotonic for deadlines.         */
+int64_t orch_now_ms (void);
+int64_t orch_mono_ms (void);
+
+/*  A new task id: 12 hex digits of Unix ms, '-', 8 random hex digits
+    (time-sortable, valid per proto_valid_id). out has >= 22 bytes.         */
+void orch_new_task_id (char *out, size_t size);
+
+/*  Fill buf with random bytes (getrandom); aborts if the kernel cannot.    */
+void orch_random (void *buf, size_t size);
+
+#endif

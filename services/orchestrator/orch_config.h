@@ -1,0 +1,37 @@
+/*  orch_config.h - the orchestrator's settings (one typed table).
+
+    Each is an environment variable with a flag twin (see --help); a bad
+    value stops the start with the variable, the value and what is allowed.
+*/
+#ifndef ORCH_CONFIG_H_INCLUDED
+#define ORCH_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct orch_config_t {
+    const char *http_addr;              /* ORCH_HTTP_ADDR, HOST:PORT (0: any) */
+    const char *submit_endpoint;        /* ORCH_SUBMIT_ENDPOINT (ROUTER) */
+    const char *tasks_endpoint;         /* ORCH_TASKS_ENDPOINT (PUSH) */
+    const char *results_endpoint;       /* ORCH_RESULTS_ENDPOINT (PULL) */
+    const char *control_endpoint;       /* ORCH_CONTROL_ENDPOINT (PUB) */
+    const char *data_dir;               /* ORCH_DATA_DIR */
+    const char *api_token;              /* ORCH_API_TOKEN or NULL */
+    const char *durability;             /* ORCH_DURABILITY: normal|full */
+    int64_t max_frame;                  /* ORCH_MAX_FRAME, bytes */
+    int64_t max_body;                   /* ORCH_MAX_BODY, bytes */
+    int64_t max_wait;                   /* ORCH_MAX_WAIT, ms */
+    int64_t worker_timeout;             /* ORCH_WORKER_TIMEOUT, ms */
+    int64_t max_waiters;                /* ORCH_MAX_WAITERS */
+    int64_t http_idle_timeout;          /* ORCH_HTTP_IDLE_TIMEOUT, ms */
+    const char *log_level;              /* ORCH_LOG_LEVEL */
+};
+
+typedef struct orch_config_t orch_config_t;
+
+/*  Defaults, environment, then flags. 0: loaded, 1: --help was printed,
+    -1: err names the variable, the value and what is allowed.             */
+int orch_config_load (orch_config_t *cfg, int argc, char **argv, char *err, size_t err_size);
+
+#endif

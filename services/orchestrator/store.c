@@ -1,0 +1,797 @@
+/*  store.c - SQLite task store: schema, prepared statements, transitions.
+
+    The process keeps one connection and prepares every statement once.
+    All calls come from the event loop thread (SQLITE_OPEN_NOMUTEX).
+*/
+#include "store.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/*  The statements, by purpose. Columns of a record row are listed once in
+    RECORD_COLS and read by s_read_row ().                                  */
+enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_INSERT, ST_DISPATCHED, ST_UNDISPATCH, ST_STARTED, ST_RESULT, ST_FILE,
+    ST_STATE, ST_GET, ST_GET_FILES, ST_LIST, ST_LIST_STATUS, ST_SCAN, ST_COUNT,
+    ST_COUNT_
+};
+
+#define RECORD_COLS \
+    "seq, id, status, attempt, worker, summary, created_ms, dispatched_ms, started_ms," \
+    " finished_ms, exit_code, signal, stdout_truncated, stderr_truncated, wall_ms," \
+    " cpu_ms, max_rss_kb, error"
+#define NON_TERMINAL "('queued','dispatched','running')"
+
+static const char *const s_sql[ST_COUNT_] = {
+    [ST_BEGIN]       = "BEGIN IMMEDIATE",
+    [ST_COMMIT]      = "COMMIT",
+    [ST_ROLLBACK]    = "ROLLBACK",
+    [ST_SAVEPOINT]   = "SAVEPOINT orch_result",
+    [ST_RELEASE]     = "RELEASE orch_result",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO orch_result",
+    [ST_INSERT]      =
+        "INSERT INTO tasks (id, status, attempt, spec, summary, created_ms)"
+        " VALUES (?1, 'queued', 0, ?2, ?3, ?4)",
+    [ST_DISPATCHED]  =
+        "UPDATE tasks SET status = 'dispatched', attempt = ?2, dispatched_ms = ?3"
+        " WHERE id = ?1 AND status = 'queued' AND attempt = ?2 - 1",
+    [ST_UNDISPATCH]  =
+        "UPDATE tasks SET status = 'queued', attempt = ?2 - 1, dispatched_ms = NULL"
+        " WHERE id = ?1 AND status = 'dispatched' AND attempt = ?2",
+    [ST_STARTED]     =
+        "UPDATE tasks SET status = 'running', started_ms = ?3, worker = ?4"
+        " WHERE id = ?1 AND attempt = ?2 AND status = 'dispatched'",
+    [ST_RESULT]      =
+        "UPDATE tasks SET status = ?3, finished_ms = ?4, worker = ?5, exit_code = ?6,"
+        " signal = ?7, stdout = ?8, stderr = ?9, stdout_truncated = ?10,"
+        " stderr_truncated = ?11, wall_ms = ?12, cpu_ms = ?13, max_rss_kb = ?14,"
+        " error = ?15"
+        " WHERE id = ?1 AND attempt = ?2 AND status IN ('dispatched','running')",
+    [ST_FILE]        =
+        "INSERT OR REPLACE INTO task_files (task_seq, kind, name, content)"
+        " VALUES ((SELECT seq FROM tasks WHERE id = ?1), ?2, ?3, ?4)",
+    [ST_STATE]       = "SELECT status, attempt FROM tasks WHERE id = ?1",
+    [ST_GET]         =
+        "SELECT " RECORD_COLS ", spec, CASE WHEN ?2 THEN stdout END,"
+        " CASE WHEN ?2 THEN stderr END FROM tasks WHERE id = ?1",
+    [ST_GET_FILES]   =
+        "SELECT kind, name, content FROM task_files WHERE task_seq = ?1 ORDER BY kind, name",
+    [ST_LIST]        =
+        "SELECT " RECORD_COLS ", CASE WHEN ?3 THEN spec END, NULL, NULL FROM tasks"
+        " WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    [ST_LIST_STATUS] =
+        "SELECT " RECORD_COLS ", CASE WHEN ?3 THEN spec END, NULL, NULL FROM tasks"
+        " WHERE status = ?4 AND seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    [ST_SCAN]        = "SELECT id, attempt FROM tasks WHERE status = ?1 ORDER BY seq",
+    [ST_COUNT]       = "SELECT status, count(*) FROM tasks GROUP BY status",
+};
+
+/*  Version 1. Later versions append a step to s_migrations (never edit a
+    step that shipped): timeline events, worker history, search index.    */
+static const char *const s_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE tasks ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT UNIQUE NOT NULL,"
+    "  idem_key TEXT UNIQUE,"
+    "  status TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL DEFAULT 0,"
+    "  worker TEXT,"
+    "  spec BLOB NOT NULL,"                 /* encoded "task" frame */
+    "  summary TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  dispatched_ms INTEGER,"
+    "  started_ms INTEGER,"
+    "  finished_ms INTEGER,"
+    "  exit_code INTEGER,"
+    "  signal INTEGER,"
+    "  stdout BLOB,"
+    "  stderr BLOB,"
+    "  stdout_truncated INTEGER,"
+    "  stderr_truncated INTEGER,"
+    "  wall_ms INTEGER,"
+    "  cpu_ms INTEGER,"
+    "  max_rss_kb INTEGER,"
+    "  error TEXT"
+    ");"
+    "CREATE INDEX tasks_status_seq ON tasks (status, seq);"
+    /*  Collected files (kind 0, content) and files left in the shared
+        volume (kind 1, no content), per task.                              */
+    "CREATE TABLE task_files ("
+    "  task_seq INTEGER NOT NULL REFERENCES tasks (seq) ON DELETE CASCADE,"
+    "  kind INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  content BLOB,"
+    "  PRIMARY KEY (task_seq, kind, name)"
+    ") WITHOUT ROWID;",
+};
+#define MIGRATIONS (sizeof s_migrations / sizeof s_migrations[0])
+
+struct orch_store_t {
+    sqlite3 *db;                        /* the one connection */
+    sqlite3_stmt *st[ST_COUNT_];        /* prepared once, reset after use */
+    int depth;                          /* nested begin count */
+    int lock_fd;                        /* flock on DATA_DIR/lock */
+    char path[4096];                    /* database file */
+};
+
+static void
+s_log_db_error (orch_store_t *self, const char *what)
+{
+    char quoted[512];
+    const char *msg = sqlite3_errmsg (self->db);
+    log_event (LOG_ERROR, "db_error", "op=%s error=%s", what,
+               log_quote (quoted, sizeof quoted, msg, strlen (msg)));
+}
+
+/*  Run a statement that returns no rows: 0 or -1.                          */
+static int
+s_exec (orch_store_t *self, int which)
+{
+    sqlite3_stmt *st = self->st[which];
+    int rc = sqlite3_step (st);
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        s_log_db_error (self, s_sql[which]);
+        return -1;
+    }
+    return 0;
+}
+
+/*  Run an UPDATE: 1 if a row changed, 0 if none, -1 error.                 */
+static int
+s_update (orch_store_t *self, int which)
+{
+    if (s_exec (self, which))
+        return -1;
+    return sqlite3_changes (self->db) > 0 ? 1 : 0;
+}
+
+static int
+s_bind_text (sqlite3_stmt *st, int at, const char *text)
+{
+    if (!text)
+        return sqlite3_bind_null (st, at);
+    return sqlite3_bind_text (st, at, text, -1, SQLITE_STATIC);
+}
+
+static int
+s_bind_bytes (sqlite3_stmt *st, int at, proto_bytes_t b)
+{
+    /*  A NULL pointer would bind SQL NULL; empty output is an empty blob. */
+    return sqlite3_bind_blob64 (st, at, b.data ? (const void *) b.data : "", b.size,
+                                SQLITE_STATIC);
+}
+
+static int
+s_pragma (sqlite3 *db, const char *sql, char *err, size_t err_size)
+{
+    char *msg = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf (err, err_size, "%s: %s", sql, msg ? msg : sqlite3_errmsg (db));
+        sqlite3_free (msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_user_version (sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step (st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int (st, 0) : -1;
+    sqlite3_finalize (st);
+    return *version < 0 ? -1 : 0;
+}
+
+static int
+s_migrate (orch_store_t *self, char *err, size_t err_size)
+{
+    int version;
+    if (s_user_version (self->db, &version)) {
+        snprintf (err, err_size, "%s: cannot read schema version: %s", self->path,
+                  sqlite3_errmsg (self->db));
+        return -1;
+    }
+    if (version > (int) MIGRATIONS) {
+        snprintf (err, err_size, "%s has schema version %d, newer than this orchestrator"
+                  " understands (%d); use a newer build", self->path, version, (int) MIGRATIONS);
+        return -1;
+    }
+    while (version < (int) MIGRATIONS) {
+        char sql[64];
+        /*  Each step and its version bump commit together, so a crash in
+            the middle leaves the previous version intact.                  */
+        if (s_pragma (self->db, "BEGIN IMMEDIATE", err, err_size)
+            || s_pragma (self->db, s_migrations[version], err, err_size))
+            goto fail;
+        snprintf (sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+        if (s_pragma (self->db, sql, err, err_size)
+            || s_pragma (self->db, "COMMIT", err, err_size))
+            goto fail;
+        log_event (LOG_INFO, "db_migrated", "from=%d to=%d", version, version + 1);
+        version++;
+    }
+    return 0;
+  fail:
+    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int
+s_lock (orch_store_t *self, const char *data_dir, char *err, size_t err_size)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/lock", data_dir);
+    self->lock_fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0) {
+        snprintf (err, err_size, "cannot open %s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (flock (self->lock_fd, LOCK_EX | LOCK_NB)) {
+        snprintf (err, err_size, "%s is in use by another orchestrator (%s is locked)",
+                  data_dir, path);
+        return -1;
+    }
+    return 0;
+}
+
+orch_store_t *
+orch_store_new (const char *data_dir, bool full_sync, char *err, size_t err_size)
+{
+    orch_store_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->lock_fd = -1;
+    int n = snprintf (self->path, sizeof self->path, "%s/cleudo.db", data_dir);
+    if (n < 0 || (size_t) n >= sizeof self->path) {
+        snprintf (err, err_size, "data directory path is too long");
+        goto fail;
+    }
+    if (s_lock (self, data_dir, err, err_size))
+        goto fail;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+                | SQLITE_OPEN_NOFOLLOW;
+    if (sqlite3_open_v2 (self->path, &self->db, flags, NULL) != SQLITE_OK) {
+        snprintf (err, err_size, "cannot open %s: %s", self->path,
+                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes (self->db, 1);
+    sqlite3_busy_timeout (self->db, 5000);
+    if (s_pragma (self->db, "PRAGMA journal_mode = WAL", err, err_size)
+        || s_pragma (self->db, full_sync ? "PRAGMA synchronous = FULL"
+                                         : "PRAGMA synchronous = NORMAL", err, err_size)
+        || s_pragma (self->db, "PRAGMA foreign_keys = ON", err, err_size)
+        || s_pragma (self->db, "PRAGMA journal_size_limit = 67108864", err, err_size))
+        goto fail;
+    if (s_migrate (self, err, err_size))
+        goto fail;
+    for (int i = 0; i < ST_COUNT_; i++)
+        if (sqlite3_prepare_v3 (self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->st[i], NULL) != SQLITE_OK) {
+            snprintf (err, err_size, "cannot prepare '%s': %s", s_sql[i],
+                      sqlite3_errmsg (self->db));
+            goto fail;
+        }
+    return self;
+  fail:
+    orch_store_destroy (&self);
+    return NULL;
+}
+
+void
+orch_store_destroy (orch_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    orch_store_t *self = *self_p;
+    for (int i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize (self->st[i]);
+    if (self->db)
+        sqlite3_close (self->db);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+orch_store_path (const orch_store_t *self)
+{
+    return self->path;
+}
+
+int
+orch_store_begin (orch_store_t *self)
+{
+    if (self->depth++ > 0)
+        return 0;
+    if (s_exec (self, ST_BEGIN)) {
+        self->depth = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+orch_store_commit (orch_store_t *self)
+{
+    if (self->depth == 0 || --self->depth > 0)
+        return 0;
+    if (s_exec (self, ST_COMMIT)) {
+        /*  A failed COMMIT leaves the transaction open in some cases
+            (SQLITE_BUSY); roll back so the connection is usable again.     */
+        if (!sqlite3_get_autocommit (self->db))
+            s_exec (self, ST_ROLLBACK);
+        return -1;
+    }
+    return 0;
+}
+
+int
+orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
+                   size_t spec_size, const char *summary, int64_t created_ms)
+{
+    sqlite3_stmt *st = self->st[ST_INSERT];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_blob64 (st, 2, spec, spec_size, SQLITE_STATIC);
+    s_bind_text (st, 3, summary);
+    sqlite3_bind_int64 (st, 4, created_ms);
+    int rc = sqlite3_step (st);
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return 1;
+    s_log_db_error (self, "insert");
+    return -1;
+}
+
+int
+orch_store_set_dispatched (orch_store_t *self, const char *id, uint32_t attempt, int64_t ms)
+{
+    sqlite3_stmt *st = self->st[ST_DISPATCHED];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_int64 (st, 2, attempt);
+    sqlite3_bind_int64 (st, 3, ms);
+    return s_update (self, ST_DISPATCHED);
+}
+
+int
+orch_store_undo_dispatched (orch_store_t *self, const char *id, uint32_t attempt)
+{
+    sqlite3_stmt *st = self->st[ST_UNDISPATCH];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_int64 (st, 2, attempt);
+    return s_update (self, ST_UNDISPATCH);
+}
+
+int
+orch_store_set_started (orch_store_t *self, const char *id, uint32_t attempt,
+                        const char *worker, int64_t ms)
+{
+    sqlite3_stmt *st = self->st[ST_STARTED];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_int64 (st, 2, attempt);
+    sqlite3_bind_int64 (st, 3, ms);
+    s_bind_text (st, 4, worker);
+    return s_update (self, ST_STARTED);
+}
+
+static int
+s_insert_file (orch_store_t *self, const char *id, int kind, const char *name,
+               const proto_bytes_t *content)
+{
+    sqlite3_stmt *st = self->st[ST_FILE];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_int (st, 2, kind);
+    s_bind_text (st, 3, name);
+    if (content)
+        s_bind_bytes (st, 4, *content);
+    else
+        sqlite3_bind_null (st, 4);
+    return s_exec (self, ST_FILE);
+}
+
+int
+orch_store_set_result (orch_store_t *self, const proto_result_t *r, int64_t ms)
+{
+    if (!proto_status_is_terminal (r->status))
+        return 0;
+    /*  The row and its files commit together or not at all.               */
+    if (s_exec (self, ST_SAVEPOINT))
+        return -1;
+    sqlite3_stmt *st = self->st[ST_RESULT];
+    s_bind_text (st, 1, r->id);
+    sqlite3_bind_int64 (st, 2, r->attempt);
+    s_bind_text (st, 3, proto_status_name (r->status));
+    sqlite3_bind_int64 (st, 4, ms);
+    s_bind_text (st, 5, r->worker);
+    if (r->has_exit_code)
+        sqlite3_bind_int64 (st, 6, r->exit_code);
+    if (r->has_signal)
+        sqlite3_bind_int64 (st, 7, r->signal);
+    s_bind_bytes (st, 8, r->stdout_data);
+    s_bind_bytes (st, 9, r->stderr_data);
+    sqlite3_bind_int (st, 10, r->stdout_truncated);
+    sqlite3_bind_int (st, 11, r->stderr_truncated);
+    sqlite3_bind_int64 (st, 12, (sqlite3_int64) r->wall_ms);
+    sqlite3_bind_int64 (st, 13, (sqlite3_int64) r->cpu_ms);
+    sqlite3_bind_int64 (st, 14, (sqlite3_int64) r->max_rss_kb);
+    s_bind_text (st, 15, r->error);
+    int rc = s_update (self, ST_RESULT);
+    if (rc == 1) {
+        for (size_t i = 0; i < r->file_count && rc == 1; i++)
+            if (s_insert_file (self, r->id, 0, r->files[i].path, &r->files[i].content))
+                rc = -1;
+        for (size_t i = 0; i < r->file_ref_count && rc == 1; i++)
+            if (s_insert_file (self, r->id, 1, r->file_refs[i], NULL))
+                rc = -1;
+    }
+    if (rc < 0)
+        s_exec (self, ST_ROLLBACK_TO);
+    if (s_exec (self, ST_RELEASE))
+        return -1;
+    return rc;
+}
+
+int
+orch_store_state (orch_store_t *self, const char *id, proto_status_t *status,
+                  uint32_t *attempt)
+{
+    sqlite3_stmt *st = self->st[ST_STATE];
+    s_bind_text (st, 1, id);
+    int rc = sqlite3_step (st);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        const char *name = (const char *) sqlite3_column_text (st, 0);
+        if (!name || proto_status_parse (name, status))
+            *status = PROTO_STATUS_NONE;
+        *attempt = (uint32_t) sqlite3_column_int64 (st, 1);
+        found = 1;
+    }
+    else if (rc != SQLITE_DONE) {
+        s_log_db_error (self, "state");
+        found = -1;
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    return found;
+}
+
+/* --- records ------------------------------------------------------------ */
+
+void
+orch_record_destroy (orch_record_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    orch_record_t *self = *self_p;
+    free (self->worker);
+    free (self->summary);
+    free (self->spec);
+    proto_msg_destroy (&self->spec_msg);
+    free (self->out);
+    free (self->err);
+    free (self->error);
+    for (size_t i = 0; i < self->file_count; i++) {
+        free ((char *) self->files[i].path);
+        free ((uint8_t *) self->files[i].content.data);
+    }
+    free (self->files);
+    for (size_t i = 0; i < self->file_ref_count; i++)
+        free (self->file_refs[i]);
+    free (self->file_refs);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+orch_record_decode_spec (orch_record_t *self)
+{
+    if (self->spec_msg)
+        return 0;
+    if (!self->spec)
+        return -1;
+    proto_error_t perr;
+    self->spec_msg = proto_decode (PROTO_CH_TASKS, self->spec, self->spec_size,
+                                   self->spec_size, &perr);
+    if (!self->spec_msg) {
+        char quoted[400];
+        char text[300];
+        snprintf (text, sizeof text, "%s: %s", perr.field, perr.message);
+        log_event (LOG_ERROR, "spec_undecodable", "id=%s reason=%s", self->id,
+                   log_quote (quoted, sizeof quoted, text, strlen (text)));
+        return -1;
+    }
+    self->view.task = self->spec_msg->u.task;
+    self->view.task.id = NULL;
+    self->view.task.attempt = 0;
+    return 0;
+}
+
+/*  Copy a column's bytes into a new buffer (never NULL unless out of
+    memory, even when the column is empty).                                 */
+static uint8_t *
+s_column_dup (sqlite3_stmt *st, int col, size_t *size)
+{
+    const void *data = sqlite3_column_blob (st, col);
+    size_t n = (size_t) sqlite3_column_bytes (st, col);
+    uint8_t *copy = malloc (n + 1);
+    if (!copy)
+        return NULL;
+    if (n)
+        memcpy (copy, data, n);
+    copy[n] = 0;
+    *size = n;
+    return copy;
+}
+
+static char *
+s_column_strdup (sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type (st, col) == SQLITE_NULL)
+        return NULL;
+    size_t n;
+    return (char *) s_column_dup (st, col, &n);
+}
+
+static int64_t
+s_column_ms (sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type (st, col) == SQLITE_NULL ? 0 : sqlite3_column_int64 (st, col);
+}
+
+/*  Read one row of RECORD_COLS + spec, stdout, stderr.                     */
+static orch_record_t *
+s_read_row (sqlite3_stmt *st)
+{
+    orch_record_t *rec = calloc (1, sizeof *rec);
+    if (!rec)
+        return NULL;
+    proto_record_t *v = &rec->view;
+    rec->seq = sqlite3_column_int64 (st, 0);
+    const char *id = (const char *) sqlite3_column_text (st, 1);
+    snprintf (rec->id, sizeof rec->id, "%s", id ? id : "");
+    v->id = rec->id;
+    const char *status = (const char *) sqlite3_column_text (st, 2);
+    if (!status || proto_status_parse (status, &v->status))
+        v->status = PROTO_STATUS_NONE;
+    rec->terminal = proto_status_is_terminal (v->status);
+    v->attempt = (uint32_t) sqlite3_column_int64 (st, 3);
+    rec->worker = s_column_strdup (st, 4);
+    v->worker = rec->worker;
+    rec->summary = s_column_strdup (st, 5);
+    v->created_ms = s_column_ms (st, 6);
+    v->dispatched_ms = s_column_ms (st, 7);
+    v->started_ms = s_column_ms (st, 8);
+    v->finished_ms = s_column_ms (st, 9);
+    proto_result_t *r = &v->result;
+    r->id = rec->id;
+    r->attempt = v->attempt;
+    r->worker = rec->worker;
+    r->status = rec->terminal ? v->status : PROTO_STATUS_NONE;
+    r->has_exit_code = sqlite3_column_type (st, 10) != SQLITE_NULL;
+    r->exit_code = sqlite3_column_int64 (st, 10);
+    r->has_signal = sqlite3_column_type (st, 11) != SQLITE_NULL;
+    r->signal = sqlite3_column_int64 (st, 11);
+    r->stdout_truncated = sqlite3_column_int (st, 12) != 0;
+    r->stderr_truncated = sqlite3_column_int (st, 13) != 0;
+    rec->has_usage = sqlite3_column_type (st, 14) != SQLITE_NULL;
+    r->wall_ms = (uint64_t) sqlite3_column_int64 (st, 14);
+    r->cpu_ms = (uint64_t) sqlite3_column_int64 (st, 15);
+    r->max_rss_kb = (uint64_t) sqlite3_column_int64 (st, 16);
+    rec->error = s_column_strdup (st, 17);
+    r->error = rec->error;
+    bool ok = true;
+    if (sqlite3_column_type (st, 18) != SQLITE_NULL)
+        ok = ok && (rec->spec = s_column_dup (st, 18, &rec->spec_size));
+    if (sqlite3_column_type (st, 19) != SQLITE_NULL) {
+        ok = ok && (rec->out = s_column_dup (st, 19, &r->stdout_data.size));
+        r->stdout_data.data = rec->out;
+    }
+    if (sqlite3_column_type (st, 20) != SQLITE_NULL) {
+        ok = ok && (rec->err = s_column_dup (st, 20, &r->stderr_data.size));
+        r->stderr_data.data = rec->err;
+    }
+    if (!ok)
+        orch_record_destroy (&rec);
+    return rec;
+}
+
+static int
+s_load_files (orch_store_t *self, orch_record_t *rec)
+{
+    sqlite3_stmt *st = self->st[ST_GET_FILES];
+    sqlite3_bind_int64 (st, 1, rec->seq);
+    int rc;
+    int result = 0;
+    size_t cap_files = 0, cap_refs = 0;
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        int kind = sqlite3_column_int (st, 0);
+        char *name = s_column_strdup (st, 1);
+        if (!name) {
+            result = -1;
+            break;
+        }
+        if (kind == 0) {
+            if (rec->file_count == cap_files) {
+                cap_files = cap_files ? cap_files * 2 : 4;
+                proto_file_t *grown = realloc (rec->files, cap_files * sizeof *grown);
+                if (!grown) {
+                    free (name);
+                    result = -1;
+                    break;
+                }
+                rec->files = grown;
+            }
+            proto_file_t *f = &rec->files[rec->file_count];
+            size_t size = 0;
+            uint8_t *content = s_column_dup (st, 2, &size);
+            if (!content) {
+                free (name);
+                result = -1;
+                break;
+            }
+            f->path = name;
+            f->content.data = content;
+            f->content.size = size;
+            rec->file_count++;
+        }
+        else {
+            if (rec->file_ref_count == cap_refs) {
+                cap_refs = cap_refs ? cap_refs * 2 : 4;
+                char **grown = realloc (rec->file_refs, cap_refs * sizeof *grown);
+                if (!grown) {
+                    free (name);
+                    result = -1;
+                    break;
+                }
+                rec->file_refs = grown;
+            }
+            rec->file_refs[rec->file_ref_count++] = name;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        s_log_db_error (self, "files");
+        result = -1;
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    rec->view.result.files = rec->files;
+    rec->view.result.file_count = rec->file_count;
+    rec->view.result.file_refs = (const char **) rec->file_refs;
+    rec->view.result.file_ref_count = rec->file_ref_count;
+    return result;
+}
+
+int
+orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **out)
+{
+    sqlite3_stmt *st = self->st[ST_GET];
+    s_bind_text (st, 1, id);
+    sqlite3_bind_int (st, 2, full);
+    int rc = sqlite3_step (st);
+    int found = 0;
+    orch_record_t *rec = NULL;
+    if (rc == SQLITE_ROW) {
+        rec = s_read_row (st);
+        found = rec ? 1 : -1;
+    }
+    else if (rc != SQLITE_DONE) {
+        s_log_db_error (self, "get");
+        found = -1;
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (found == 1 && full) {
+        rec->full = true;
+        if (s_load_files (self, rec)) {
+            orch_record_destroy (&rec);
+            found = -1;
+        }
+    }
+    *out = rec;
+    return found;
+}
+
+void
+orch_store_list_free (orch_record_t ***items_p, size_t count)
+{
+    if (!items_p || !*items_p)
+        return;
+    for (size_t i = 0; i < count; i++)
+        orch_record_destroy (&(*items_p)[i]);
+    free (*items_p);
+    *items_p = NULL;
+}
+
+int
+orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
+                 size_t limit, bool with_spec, orch_record_t ***items, size_t *count)
+{
+    int which = status == PROTO_STATUS_NONE ? ST_LIST : ST_LIST_STATUS;
+    sqlite3_stmt *st = self->st[which];
+    sqlite3_bind_int64 (st, 1, before_seq > 0 ? before_seq : INT64_MAX);
+    sqlite3_bind_int64 (st, 2, (sqlite3_int64) limit);
+    sqlite3_bind_int (st, 3, with_spec);
+    if (which == ST_LIST_STATUS)
+        s_bind_text (st, 4, proto_status_name (status));
+    *items = calloc (limit ? limit : 1, sizeof **items);
+    *count = 0;
+    int result = *items ? 0 : -1;
+    int rc = SQLITE_DONE;
+    while (result == 0 && *count < limit && (rc = sqlite3_step (st)) == SQLITE_ROW) {
+        orch_record_t *rec = s_read_row (st);
+        if (!rec)
+            result = -1;
+        else
+            (*items)[(*count)++] = rec;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        s_log_db_error (self, "list");
+        result = -1;
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (result)
+        orch_store_list_free (items, *count);
+    return result;
+}
+
+int
+orch_store_scan (orch_store_t *self, proto_status_t status, orch_store_scan_fn *fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_SCAN];
+    s_bind_text (st, 1, proto_status_name (status));
+    int rc;
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        const char *id = (const char *) sqlite3_column_text (st, 0);
+        if (id)
+            fn (arg, id, (uint32_t) sqlite3_column_int64 (st, 1));
+    }
+    sqlite3_reset (st);
+    sqlite3_clear_bindings (st);
+    if (rc != SQLITE_DONE) {
+        s_log_db_error (self, "scan");
+        return -1;
+    }
+    return 0;
+}
+
+int
+orch_store_count (orch_store_t *self, uint64_t *counts)
+{
+    memset (counts, 0, sizeof *counts * PROTO_STATUS_COUNT_);
+    sqlite3_stmt *st = self->st[ST_COUNT];
+    int rc;
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        const char *name = (const char *) sqlite3_column_text (st, 0);
+        proto_status_t status;
+        if (name && proto_status_parse (name, &status) == 0)
+            counts[status] = (uint64_t) sqlite3_column_int64 (st, 1);
+    }
+    sqlite3_reset (st);
+    if (rc != SQLITE_DONE) {
+        s_log_db_error (self, "count");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,107 @@
+/*  store.h - durable task state in SQLite (WAL).
+
+    One database file, DATA_DIR/cleudo.db, owned by one orchestrator at a
+    time (an flock on DATA_DIR/lock). Every write that a client is told
+    about is committed before the client hears of it.
+
+    Status transitions are guarded in SQL, so a late or duplicated frame can
+    never move a task backwards or overwrite a terminal result:
+      queued -> dispatched        (attempt := attempt + 1)
+      dispatched -> queued        (undo when the send failed)
+      dispatched -> running       (same attempt only)
+      dispatched|running -> terminal (same attempt only, first one wins)
+
+    Schema history (PRAGMA user_version):
+      1  tasks, task_files
+*/
+#ifndef ORCH_STORE_H_INCLUDED
+#define ORCH_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orch.h"
+#include "proto.h"
+
+#define ORCH_STORE_SCHEMA_VERSION 1
+
+/*  A task as stored, with a proto_record_t view over its own storage.
+    The view's strings and byte fields point into this struct; view.task is
+    empty until orch_record_decode_spec () succeeds.                       */
+typedef struct {
+    proto_record_t view;                /* what clients see (pointers below) */
+    int64_t seq;                        /* insertion order, newest highest */
+    char id[PROTO_ID_MAX + 1];          /* task id */
+    char *worker;                       /* owned, or NULL */
+    char *summary;                      /* owned, one-line description */
+    uint8_t *spec;                      /* owned encoded "task" frame, or NULL */
+    size_t spec_size;                   /* its size */
+    proto_msg_t *spec_msg;              /* decoded spec, or NULL */
+    bool terminal;                      /* status is terminal */
+    bool has_usage;                     /* wall_ms, cpu_ms, max_rss_kb known */
+    bool full;                          /* outputs and files were loaded */
+    uint8_t *out;                       /* owned stdout bytes */
+    uint8_t *err;                       /* owned stderr bytes */
+    char *error;                        /* owned error text, or NULL */
+    proto_file_t *files;                /* owned collected files */
+    size_t file_count;
+    char **file_refs;                   /* owned names in the shared volume */
+    size_t file_ref_count;
+} orch_record_t;
+
+void orch_record_destroy (orch_record_t **self_p);
+
+/*  Decode self->spec into self->view.task (once). 0 or -1.                 */
+int orch_record_decode_spec (orch_record_t *self);
+
+/*  Open (and create or migrate) DATA_DIR/cleudo.db. full_sync: every commit
+    reaches the disk (synchronous=FULL) rather than only the WAL (NORMAL). */
+orch_store_t *orch_store_new (const char *data_dir, bool full_sync, char *err, size_t err_size);
+void orch_store_destroy (orch_store_t **self_p);
+
+/*  Group several writes into one commit. Nested begin/commit pairs are
+    counted; only the outermost commits.                                    */
+int orch_store_begin (orch_store_t *self);
+int orch_store_commit (orch_store_t *self);
+
+/*  Insert a queued task. spec is the encoded "task" frame. Returns 0, 1 when
+    the id exists already, -1 on a database error.                          */
+int orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
+                       size_t spec_size, const char *summary, int64_t created_ms);
+
+/*  Transitions: 1 applied, 0 refused by the guard (see above), -1 error.  */
+int orch_store_set_dispatched (orch_store_t *self, const char *id, uint32_t attempt,
+                               int64_t ms);
+int orch_store_undo_dispatched (orch_store_t *self, const char *id, uint32_t attempt);
+int orch_store_set_started (orch_store_t *self, const char *id, uint32_t attempt,
+                            const char *worker, int64_t ms);
+int orch_store_set_result (orch_store_t *self, const proto_result_t *result, int64_t ms);
+
+/*  Status and attempt of a task: 1 found, 0 unknown, -1 error.             */
+int orch_store_state (orch_store_t *self, const char *id, proto_status_t *status,
+                      uint32_t *attempt);
+
+/*  Load one task. full: with stdout, stderr and files. 1/0/-1.             */
+int orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **out);
+
+/*  Newest first, optionally of one status (NONE: any), seq < before_seq
+    (0: no bound), at most limit; never with outputs or files; with the
+    spec only when with_spec. *items is a malloc'd array of records: free
+    with orch_store_list_free. 0 or -1.                                     */
+int orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
+                     size_t limit, bool with_spec, orch_record_t ***items, size_t *count);
+void orch_store_list_free (orch_record_t ***items, size_t count);
+
+/*  Call fn for every task of a status, oldest first. 0 or -1.             */
+typedef void (orch_store_scan_fn) (void *arg, const char *id, uint32_t attempt);
+int orch_store_scan (orch_store_t *self, proto_status_t status, orch_store_scan_fn *fn,
+                     void *arg);
+
+/*  Number of tasks per status into counts[PROTO_STATUS_COUNT_]. 0 or -1.   */
+int orch_store_count (orch_store_t *self, uint64_t *counts);
+
+/*  The database file's path (for logs).                                    */
+const char *orch_store_path (const orch_store_t *self);
+
+#endif

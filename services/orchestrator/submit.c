@@ -1,0 +1,405 @@
+/*  submit.c - ROUTER socket for the CLI: envelopes, requests, replies.     */
+#include "submit.h"
+#include "log.h"
+#include "orch_config.h"
+#include "store.h"
+#include "tasks.h"
+#include "token.h"
+#include "waiters.h"
+#include "workers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define ENVELOPE_MAX 4                  /* routing frames we keep */
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+
+struct orch_submit_t {
+    orch_t *orch;                       /* the service */
+    void *sock;                         /* ROUTER, bound */
+};
+
+/*  The routing frames before the payload: identity (+ empty delimiter for
+    REQ clients), copied so a parked waiter can answer later.              */
+typedef struct {
+    size_t count;
+    size_t size[ENVELOPE_MAX];
+    uint8_t data[ENVELOPE_MAX][256];
+} s_envelope_t;
+
+/*  A parked wait: what is needed to answer it.                             */
+typedef struct {
+    orch_submit_t *self;
+    s_envelope_t envelope;
+    uint64_t req;
+} s_parked_t;
+
+orch_submit_t *
+orch_submit_new (orch_t *orch, const char *endpoint, char *err, size_t err_size)
+{
+    orch_submit_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->orch = orch;
+    self->sock = zmq_socket (orch->zctx, ZMQ_ROUTER);
+    int64_t max = orch->cfg->max_frame;
+    int linger = 500;
+    if (!self->sock
+        || zmq_setsockopt (self->sock, ZMQ_MAXMSGSIZE, &max, sizeof max)
+        || zmq_setsockopt (self->sock, ZMQ_LINGER, &linger, sizeof linger)
+        || zmq_bind (self->sock, endpoint)) {
+        snprintf (err, err_size, "cannot bind ORCH_SUBMIT_ENDPOINT=%s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        orch_submit_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+orch_submit_destroy (orch_submit_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    if ((*self_p)->sock)
+        zmq_close ((*self_p)->sock);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void *
+orch_submit_socket (orch_submit_t *self)
+{
+    return self->sock;
+}
+
+/* --- replies ------------------------------------------------------------ */
+
+/*  Send envelope + frame; takes the frame.                                 */
+static void
+s_send_frame (orch_submit_t *self, const s_envelope_t *env, uint8_t *frame, size_t size)
+{
+    for (size_t i = 0; i < env->count; i++)
+        if (zmq_send (self->sock, env->data[i], env->size[i], ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            goto dropped;
+    if (zmq_send (self->sock, frame, size, ZMQ_DONTWAIT) < 0)
+        goto dropped;
+    free (frame);
+    return;
+  dropped:
+    /*  The client is gone or not reading (ROUTER drops what it cannot
+        route); nothing else to do.                                         */
+    log_event (LOG_DEBUG, "reply_dropped", "errno=%d", errno);
+    free (frame);
+}
+
+static void
+s_send (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *reply)
+{
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (proto_encode (reply, &frame, &size)) {
+        log_event (LOG_ERROR, "reply_unencodable", "type=%s req=%llu",
+                   proto_type_name (reply->type), (unsigned long long) reply->req);
+        return;
+    }
+    s_send_frame (self, env, frame, size);
+}
+
+static void
+s_error (orch_submit_t *self, const s_envelope_t *env, uint64_t req, const char *code,
+         const char *field, const char *message)
+{
+    proto_msg_t reply = { .type = PROTO_REP_ERROR, .req = req };
+    reply.u.error.code = code;
+    reply.u.error.message = message;
+    reply.u.error.field = field && *field ? field : NULL;
+    s_send (self, env, &reply);
+}
+
+/*  Encode a "task" reply for rec; when it would not fit in a frame, drop
+    the bulky parts that "get" over HTTP still shows (stdin and files of
+    the task, collected file contents). NULL when it still does not fit.   */
+static uint8_t *
+s_encode_record (orch_submit_t *self, uint64_t req, orch_record_t *rec, size_t *size)
+{
+    proto_msg_t reply = { .type = PROTO_REP_TASK, .req = req };
+    reply.u.record = rec->view;
+    for (int pass = 0; pass < 2; pass++) {
+        uint8_t *frame = NULL;
+        if (proto_encode (&reply, &frame, size))
+            return NULL;
+        if ((int64_t) *size <= self->orch->cfg->max_frame)
+            return frame;
+        free (frame);
+        reply.u.record.task.has_stdin = false;
+        reply.u.record.task.stdin_data = (proto_bytes_t) { NULL, 0 };
+        reply.u.record.task.files = NULL;
+        reply.u.record.task.file_count = 0;
+        reply.u.record.result.files = NULL;
+        reply.u.record.result.file_count = 0;
+    }
+    return NULL;
+}
+
+/*  Answer with the task's current record (or not_found).                   */
+static void
+s_reply_record (orch_submit_t *self, const s_envelope_t *env, uint64_t req, const char *id)
+{
+    orch_record_t *rec = NULL;
+    int found = orch_store_get (self->orch->store, id, true, &rec);
+    if (found == 0) {
+        char message[128];
+        snprintf (message, sizeof message, "no task with id %s", id);
+        s_error (self, env, req, "not_found", NULL, message);
+        return;
+    }
+    if (found < 0 || orch_record_decode_spec (rec)) {
+        orch_record_destroy (&rec);
+        s_error (self, env, req, "internal", NULL, "cannot read the task");
+        return;
+    }
+    size_t size = 0;
+    uint8_t *frame = s_encode_record (self, req, rec, &size);
+    orch_record_destroy (&rec);
+    if (!frame) {
+        s_error (self, env, req, "too_large", NULL,
+                 "the record does not fit in one frame; fetch it over HTTP");
+        return;
+    }
+    s_send_frame (self, env, frame, size);
+}
+
+static void
+s_wake (void *arg, const char *id, orch_wake_t why)
+{
+    (void) why;
+    s_parked_t *parked = arg;
+    s_reply_record (parked->self, &parked->envelope, parked->req, id);
+    free (parked);
+}
+
+/*  Park until id is terminal or timeout_ms passed. 0, or -1 when the
+    waiter table is full (the caller answers "busy").                       */
+static int
+s_park (orch_submit_t *self, const s_envelope_t *env, uint64_t req, const char *id,
+        uint64_t timeout_ms)
+{
+    uint64_t max = (uint64_t) self->orch->cfg->max_wait;
+    if (timeout_ms > max)
+        timeout_ms = max;
+    s_parked_t *parked = malloc (sizeof *parked);
+    if (!parked)
+        return -1;
+    parked->self = self;
+    parked->envelope = *env;
+    parked->req = req;
+    if (!orch_waiters_add (self->orch->waiters, id, orch_mono_ms () + (int64_t) timeout_ms,
+                           s_wake, parked)) {
+        free (parked);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static void
+s_submit (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    orch_t *orch = self->orch;
+    const proto_req_submit_t *sub = &msg->u.submit;
+    bool wait = sub->has_wait && sub->wait_ms > 0 && !orch->stopping;
+    if (wait && orch_waiters_full (orch->waiters)) {
+        s_error (self, env, msg->req, "busy", NULL, "too many requests are waiting; try later");
+        return;
+    }
+    /*  Idempotency keys (sub->key) are a later issue: accepted, ignored.   */
+    char id[PROTO_ID_MAX + 1];
+    orch_err_t err;
+    if (orch_tasks_accept (orch, &sub->task, id, &err)) {
+        s_error (self, env, msg->req, err.code, err.field, err.message);
+        return;
+    }
+    if (!sub->has_wait) {
+        proto_msg_t reply = { .type = PROTO_REP_ACCEPTED, .req = msg->req };
+        reply.u.accepted_id = id;
+        s_send (self, env, &reply);
+    }
+    else if (!wait || s_park (self, env, msg->req, id, sub->wait_ms))
+        s_reply_record (self, env, msg->req, id);
+}
+
+static void
+s_wait (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    const proto_req_id_t *w = &msg->u.get;
+    proto_status_t status;
+    uint32_t attempt;
+    int found = orch_store_state (self->orch->store, w->id, &status, &attempt);
+    if (found == 1 && !proto_status_is_terminal (status) && w->timeout_ms > 0
+        && !self->orch->stopping) {
+        if (s_park (self, env, msg->req, w->id, w->timeout_ms) == 0)
+            return;
+        s_error (self, env, msg->req, "busy", NULL, "too many requests are waiting; try later");
+        return;
+    }
+    s_reply_record (self, env, msg->req, w->id);
+}
+
+static void
+s_list (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    size_t limit = msg->u.list.limit ? msg->u.list.limit : LIST_DEFAULT;
+    if (limit > LIST_MAX)
+        limit = LIST_MAX;
+    orch_record_t **items = NULL;
+    size_t count = 0;
+    if (orch_store_list (self->orch->store, msg->u.list.status, 0, limit, true, &items,
+                         &count)) {
+        s_error (self, env, msg->req, "internal", NULL, "cannot list tasks");
+        return;
+    }
+    proto_record_t *views = calloc (count ? count : 1, sizeof *views);
+    size_t n = 0;
+    for (size_t i = 0; views && i < count; i++) {
+        if (orch_record_decode_spec (items[i]))
+            continue;
+        views[n] = items[i]->view;
+        /*  Items are summaries: "get" has the task's stdin and files.      */
+        views[n].task.has_stdin = false;
+        views[n].task.stdin_data = (proto_bytes_t) { NULL, 0 };
+        views[n].task.files = NULL;
+        views[n].task.file_count = 0;
+        n++;
+    }
+    proto_msg_t reply = { .type = PROTO_REP_TASKS, .req = msg->req };
+    reply.u.tasks.items = views;
+    /*  Halve the page until it fits in a frame (huge code blobs).          */
+    for (;;) {
+        reply.u.tasks.count = n;
+        uint8_t *frame = NULL;
+        size_t size = 0;
+        if (!views || proto_encode (&reply, &frame, &size)) {
+            s_error (self, env, msg->req, "internal", NULL, "cannot encode the list");
+            break;
+        }
+        if ((int64_t) size <= self->orch->cfg->max_frame || n == 0) {
+            free (frame);
+            s_send (self, env, &reply);
+            break;
+        }
+        free (frame);
+        n /= 2;
+    }
+    free (views);
+    orch_store_list_free (&items, count);
+}
+
+static void
+s_workers (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    proto_msg_t reply = { .type = PROTO_REP_WORKERS, .req = msg->req };
+    if (orch_workers_list (self->orch->workers, &reply.u.workers.items,
+                           &reply.u.workers.count)) {
+        s_error (self, env, msg->req, "internal", NULL, "out of memory");
+        return;
+    }
+    s_send (self, env, &reply);
+    free (reply.u.workers.items);
+}
+
+static void
+s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_t size)
+{
+    orch_t *orch = self->orch;
+    proto_error_t perr;
+    proto_msg_t *msg = proto_decode (PROTO_CH_SUBMIT, data, size, (size_t) orch->cfg->max_frame,
+                                     &perr);
+    if (!msg) {
+        char message[sizeof perr.field + sizeof perr.message + 4];
+        char quoted[2 * sizeof message];
+        snprintf (message, sizeof message, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
+                  perr.message);
+        log_event (LOG_INFO, "request_rejected", "size=%zu reason=%s", size,
+                   log_quote (quoted, sizeof quoted, message, strlen (message)));
+        s_error (self, env, perr.has_req ? perr.req : 0, "bad_request", perr.field, message);
+        return;
+    }
+    if (!orch_token_equal (msg->token, strlen (msg->token), orch->token, orch->token_len)) {
+        log_event (LOG_INFO, "request_unauthorized", "type=%s", proto_type_name (msg->type));
+        s_error (self, env, msg->req, "unauthorized", "token", "token: wrong API token");
+        proto_msg_destroy (&msg);
+        return;
+    }
+    switch (msg->type) {
+        case PROTO_REQ_SUBMIT:
+            s_submit (self, env, msg);
+            break;
+        case PROTO_REQ_GET:
+            s_reply_record (self, env, msg->req, msg->u.get.id);
+            break;
+        case PROTO_REQ_WAIT:
+            s_wait (self, env, msg);
+            break;
+        case PROTO_REQ_LIST:
+            s_list (self, env, msg);
+            break;
+        case PROTO_REQ_WORKERS:
+            s_workers (self, env, msg);
+            break;
+        case PROTO_REQ_CANCEL:
+            s_error (self, env, msg->req, "not_implemented", NULL,
+                     "cancel is not implemented yet");
+            break;
+        default:
+            s_error (self, env, msg->req, "bad_request", "type", "type: not a request");
+            break;
+    }
+    proto_msg_destroy (&msg);
+}
+
+size_t
+orch_submit_drain (orch_submit_t *self, size_t max)
+{
+    size_t taken = 0;
+    while (taken < max) {
+        s_envelope_t env = { 0 };
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        taken++;
+        /*  All parts before the last are the envelope; the last is the
+            request. Envelopes we cannot keep are dropped whole.            */
+        bool ok = true;
+        while (zmq_msg_more (&part)) {
+            if (env.count < ENVELOPE_MAX && zmq_msg_size (&part) <= sizeof env.data[0]) {
+                memcpy (env.data[env.count], zmq_msg_data (&part), zmq_msg_size (&part));
+                env.size[env.count++] = zmq_msg_size (&part);
+            }
+            else
+                ok = false;
+            zmq_msg_close (&part);
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, self->sock, ZMQ_DONTWAIT) < 0) {
+                ok = false;
+                break;
+            }
+        }
+        if (ok && env.count >= 1)
+            s_request (self, &env, zmq_msg_data (&part), zmq_msg_size (&part));
+        else
+            log_event (LOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\"");
+        zmq_msg_close (&part);
+    }
+    return taken;
+}

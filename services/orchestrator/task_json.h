@@ -1,0 +1,61 @@
+/*  task_json.h - the task map in JSON, both ways.
+
+    Accepted form (POST /api/tasks body; also the "task" of a record):
+      {"argv": ["prog", "arg", ...]}                       or
+      {"lang": "sh"|"bash"|"python3", "code": "..."}       ("code_b64": base64)
+    optional: "stdin" | "stdin_b64", "env" {NAME: value},
+      "files" {relpath: text}, "files_b64" {relpath: base64},
+      "limits" {"wall_ms", "cpu_ms", "memory_bytes", "processes",
+                "output_bytes", "file_bytes": positive integers,
+                "network": bool},
+      "collect" [relpath, ...]
+    Validation follows proto's rules (same limits, same path and env-name
+    rules); every error names its field the way proto does: "argv",
+    "argv[2]", "env[NAME]", "files[a/b]", "limits.wall_ms", "collect[0]".
+    Unknown top-level or limits keys are errors (typos must not pass).
+
+    Output: text when the bytes are valid UTF-8, else the _b64 twin alone
+    ("code_b64", "stdin_b64", files in "files_b64"), so the output can be
+    posted back unchanged.
+*/
+#ifndef ORCH_TASK_JSON_H_INCLUDED
+#define ORCH_TASK_JSON_H_INCLUDED
+
+#include <jansson.h>
+
+#include "orch.h"
+#include "proto.h"
+
+/*  A task parsed from JSON. task points into root's strings and into the
+    decoded buffers this struct owns.                                       */
+typedef struct {
+    proto_task_t task;                  /* the result (id NULL, attempt 0) */
+    json_t *root;                       /* a reference to the parsed body */
+    void **blocks;                      /* owned allocations */
+    size_t block_count;
+    size_t block_cap;
+} orch_task_in_t;
+
+/*  Parse and validate. Returns 0, or -1 with err (400, "bad_request",
+    field) filled. Always call orch_task_in_free afterwards.                */
+int orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err);
+void orch_task_in_free (orch_task_in_t *self);
+
+/*  The task as JSON in the accepted form; NULL when out of memory.         */
+json_t *orch_task_to_json (const proto_task_t *task);
+
+/*  A one-line description for listings: argv joined with spaces, or
+    "LANG: first line of code"; at most ~200 bytes, valid UTF-8. malloc'd. */
+char *orch_task_summary (const proto_task_t *task);
+
+/*  JSON string from bytes: text when valid UTF-8 (NUL allowed), else NULL
+    (the caller then uses the _b64 form).                                   */
+json_t *orch_json_text_or_null (const void *data, size_t size);
+
+/*  JSON string with the lossy UTF-8 form of bytes (U+FFFD replacements).   */
+json_t *orch_json_lossy (const void *data, size_t size);
+
+/*  JSON string with the base64 of bytes.                                   */
+json_t *orch_json_b64 (const void *data, size_t size);
+
+#endif

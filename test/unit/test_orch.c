@@ -1,0 +1,1118 @@
+/*  test_orch.c - the orchestrator's modules without its sockets to the
+    outside: base64, UTF-8, token, SQLite store, task JSON, record JSON,
+    worker credit, dispatch (over inproc), waiters, result handling.       */
+#include "b64.h"
+#include "log.h"
+#include "dispatch.h"
+#include "orch.h"
+#include "orch_config.h"
+#include "record_json.h"
+#include "results.h"
+#include "store.h"
+#include "task_json.h"
+#include "tasks.h"
+#include "token.h"
+#include "utf8.h"
+#include "waiters.h"
+#include "workers.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* --- helpers -------------------------------------------------------------- */
+
+static char s_dir[64];
+
+static void
+s_tmpdir (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/test_orch.XXXXXX");
+    ck_assert_ptr_nonnull (mkdtemp (s_dir));
+}
+
+static void
+s_rmdir (void)
+{
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    ck_assert_int_eq (system (cmd), 0);
+}
+
+/*  The encoded "task" frame of attempt 1 for argv (as tasks.c stores it).  */
+static uint8_t *
+s_spec (const char *id, const char *const *argv, size_t argc, size_t *size)
+{
+    proto_msg_t msg = { .type = PROTO_TASK };
+    msg.u.task.id = id;
+    msg.u.task.attempt = 1;
+    msg.u.task.argv = (const char **) argv;
+    msg.u.task.argc = argc;
+    msg.u.task.limits.network = -1;
+    uint8_t *frame = NULL;
+    ck_assert_int_eq (proto_encode (&msg, &frame, size), 0);
+    return frame;
+}
+
+static orch_store_t *
+s_store_with (const char *id)
+{
+    char err[256] = "";
+    orch_store_t *store = orch_store_new (s_dir, false, err, sizeof err);
+    ck_assert_msg (store, "%s", err);
+    if (id) {
+        static const char *const argv[] = { "echo", "hi", NULL };
+        size_t size;
+        uint8_t *spec = s_spec (id, argv, 2, &size);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "echo hi", 1000), 0);
+        free (spec);
+    }
+    return store;
+}
+
+static proto_result_t
+s_result (const char *id, uint32_t attempt, proto_status_t status)
+{
+    proto_result_t r = { 0 };
+    r.id = id;
+    r.attempt = attempt;
+    r.worker = "w1";
+    r.status = status;
+    r.has_exit_code = true;
+    r.exit_code = status == PROTO_STATUS_SUCCEEDED ? 0 : 3;
+    r.stdout_data = (proto_bytes_t) { (const uint8_t *) "out\n", 4 };
+    r.stderr_data = (proto_bytes_t) { NULL, 0 };
+    r.wall_ms = 12;
+    r.cpu_ms = 4;
+    r.max_rss_kb = 999;
+    return r;
+}
+
+/* --- base64 ---------------------------------------------------------------- */
+
+START_TEST (b64_vectors)
+{
+    static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *const std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                       "Zm9vYmFy" };
+    static const char *const url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+    for (size_t i = 0; i < 7; i++) {
+        char out[32];
+        size_t n = orch_b64_encode (plain[i], strlen (plain[i]), out, false);
+        ck_assert_str_eq (out, std[i]);
+        ck_assert_uint_eq (n, orch_b64_encoded_len (strlen (plain[i]), false));
+        n = orch_b64_encode (plain[i], strlen (plain[i]), out, true);
+        ck_assert_str_eq (out, url[i]);
+        ck_assert_uint_eq (n, orch_b64_encoded_len (strlen (plain[i]), true));
+        uint8_t *back = NULL;
+        size_t size = 99;
+        ck_assert_int_eq (orch_b64_decode (std[i], strlen (std[i]), &back, &size, NULL, NULL), 0);
+        ck_assert_uint_eq (size, strlen (plain[i]));
+        ck_assert (memcmp (back, plain[i], size) == 0);
+        free (back);
+    }
+    /*  URL alphabet: 62 and 63 are '-' and '_'.                            */
+    char out[8];
+    orch_b64_encode ("\xfb\xff", 2, out, true);
+    ck_assert_str_eq (out, "-_8");
+    orch_b64_encode ("\xfb\xff", 2, out, false);
+    ck_assert_str_eq (out, "+/8=");
+}
+END_TEST
+
+START_TEST (b64_round_trip_all_bytes)
+{
+    uint8_t data[300];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t) (i * 7 + 3);
+    for (size_t len = 0; len < sizeof data; len += 1 + len / 8) {
+        size_t n;
+        char *text = orch_b64_encode_new (data, len, &n);
+        ck_assert_ptr_nonnull (text);
+        uint8_t *back;
+        size_t size;
+        ck_assert_int_eq (orch_b64_decode (text, n, &back, &size, NULL, NULL), 0);
+        ck_assert_uint_eq (size, len);
+        ck_assert (len == 0 || memcmp (back, data, len) == 0);
+        free (back);
+        free (text);
+    }
+}
+END_TEST
+
+START_TEST (b64_strict_rejects)
+{
+    static const struct { const char *text; size_t at; const char *why; } bad[] = {
+        { "Zg", 2, "multiple of 4" },
+        { "Zg=", 3, "multiple of 4" },
+        { "Zm9v\n", 5, "multiple of 4" },
+        { "Zm9\n", 3, "not a base64" },
+        { "Zm=v", 2, "padding" },
+        { "Z===", 1, "padding" },
+        { "====", 0, "padding" },
+        { "Zh==", 1, "trailing bits" },
+        { "Zm9=", 2, "trailing bits" },
+        { "@@@@", 0, "not a base64" },
+        { "Zm9v-_==", 4, "not a base64" },
+        { "Zg==Zg==", 2, "padding" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t *out = NULL;
+        size_t size, at = 999;
+        const char *why = NULL;
+        ck_assert_msg (orch_b64_decode (bad[i].text, strlen (bad[i].text), &out, &size, &at,
+                                        &why) == -1, "accepted %s", bad[i].text);
+        ck_assert_ptr_null (out);
+        ck_assert_msg (strstr (why, bad[i].why), "%s: %s", bad[i].text, why);
+        ck_assert_msg (at == bad[i].at, "%s: at %zu", bad[i].text, at);
+    }
+}
+END_TEST
+
+/* --- UTF-8 ----------------------------------------------------------------- */
+
+START_TEST (utf8_validation)
+{
+    static const struct { const char *s; size_t n; bool ok; } cases[] = {
+        { "", 0, true },
+        { "plain ascii", 11, true },
+        { "caf\xc3\xa9", 5, true },
+        { "\xe2\x9c\x93", 3, true },
+        { "\xf4\x8f\xbf\xbf", 4, true },            /* U+10FFFF */
+        { "a\0b", 3, true },                         /* NUL is valid */
+        { "\xc0\x80", 2, false },                    /* overlong NUL */
+        { "\xe0\x80\xaf", 3, false },                /* overlong */
+        { "\xed\xa0\x80", 3, false },                /* surrogate */
+        { "\xf4\x90\x80\x80", 4, false },            /* above U+10FFFF */
+        { "\x80", 1, false },
+        { "\xe2\x82", 2, false },                    /* cut short */
+        { "\xff", 1, false },
+        { "\xf8\x88\x80\x80\x80", 5, false },        /* 5-byte form */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg (orch_utf8_valid (cases[i].s, cases[i].n) == cases[i].ok, "case %zu", i);
+}
+END_TEST
+
+START_TEST (utf8_lossy_replaces_maximal_subparts)
+{
+    static const struct { const char *in; size_t n; const char *out; } cases[] = {
+        { "abc", 3, "abc" },
+        { "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
+        { "\xe2\x82", 2, "\xef\xbf\xbd" },                    /* one for the cut sequence */
+        { "\xe2\x82" "A", 3, "\xef\xbf\xbd" "A" },
+        { "\xf0\x9f\x98" "x", 4, "\xef\xbf\xbd" "x" },
+        { "\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd" },        /* two: C0 never starts one */
+        { "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "ok\xe2\x9c\x93", 5, "ok\xe2\x9c\x93" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len;
+        char *out = orch_utf8_lossy (cases[i].in, cases[i].n, &len);
+        ck_assert_ptr_nonnull (out);
+        ck_assert_msg (len == strlen (cases[i].out) && memcmp (out, cases[i].out, len) == 0,
+                       "case %zu", i);
+        ck_assert (orch_utf8_valid (out, len));
+        free (out);
+    }
+    /*  NUL survives.                                                       */
+    size_t len;
+    char *out = orch_utf8_lossy ("a\0\xff", 3, &len);
+    ck_assert_uint_eq (len, 5);
+    ck_assert (memcmp (out, "a\0\xef\xbf\xbd", 5) == 0);
+    free (out);
+}
+END_TEST
+
+START_TEST (utf8_cut_keeps_whole_characters)
+{
+    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2\x82", 4), 2);
+    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2\x82\xac", 5), 5);
+    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2", 3), 2);
+    ck_assert_uint_eq (orch_utf8_cut ("abc", 3), 3);
+    ck_assert_uint_eq (orch_utf8_cut ("\xc3\xa9", 2), 2);
+    ck_assert_uint_eq (orch_utf8_cut ("\xf0\x9f\x98", 3), 0);
+}
+END_TEST
+
+/* --- token ----------------------------------------------------------------- */
+
+START_TEST (token_compare_and_validate)
+{
+    ck_assert (orch_token_equal ("abc", 3, "abc", 3));
+    ck_assert (!orch_token_equal ("abd", 3, "abc", 3));
+    ck_assert (!orch_token_equal ("ab", 2, "abc", 3));
+    ck_assert (!orch_token_equal ("abcd", 4, "abc", 3));
+    ck_assert (!orch_token_equal ("", 0, "abc", 3));
+    ck_assert (orch_token_valid ("0123456789abcdef", 16));
+    ck_assert (!orch_token_valid ("0123456789abcde", 15));
+    ck_assert (!orch_token_valid ("0123456789 abcdef", 17));
+    ck_assert (!orch_token_valid ("0123456789\nabcdef", 17));
+}
+END_TEST
+
+START_TEST (token_file_created_0600_and_reused)
+{
+    s_tmpdir ();
+    char token[300], again[300], path[300], err[300];
+    bool created;
+    ck_assert_int_eq (orch_token_load_or_create (s_dir, token, sizeof token, path, sizeof path,
+                                                 &created, err, sizeof err), 0);
+    ck_assert (created);
+    ck_assert_uint_eq (strlen (token), 43);
+    ck_assert (orch_token_valid (token, strlen (token)));
+    struct stat st;
+    ck_assert_int_eq (stat (path, &st), 0);
+    ck_assert_int_eq (st.st_mode & 0777, 0600);
+    ck_assert_int_eq (orch_token_load_or_create (s_dir, again, sizeof again, path, sizeof path,
+                                                 &created, err, sizeof err), 0);
+    ck_assert (!created);
+    ck_assert_str_eq (token, again);
+    /*  A file that holds no valid token is not silently replaced.          */
+    int fd = open (path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge (fd, 0);
+    ck_assert_int_eq (write (fd, "short\n", 6), 6);
+    close (fd);
+    ck_assert_int_eq (orch_token_load_or_create (s_dir, again, sizeof again, path, sizeof path,
+                                                 &created, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "valid token"));
+    /*  Never through a symlink.                                            */
+    unlink (path);
+    ck_assert_int_eq (symlink ("/etc/hostname", path), 0);
+    ck_assert_int_eq (orch_token_load_or_create (s_dir, again, sizeof again, path, sizeof path,
+                                                 &created, err, sizeof err), -1);
+    s_rmdir ();
+}
+END_TEST
+
+/* --- store ----------------------------------------------------------------- */
+
+START_TEST (store_lifecycle_and_guards)
+{
+    s_tmpdir ();
+    const char *id = "0123456789ab-00000001";
+    orch_store_t *store = s_store_with (id);
+    proto_status_t status;
+    uint32_t attempt;
+    ck_assert_int_eq (orch_store_state (store, id, &status, &attempt), 1);
+    ck_assert_int_eq (status, PROTO_STATUS_QUEUED);
+    ck_assert_int_eq (attempt, 0);
+    ck_assert_int_eq (orch_store_state (store, "nope", &status, &attempt), 0);
+    /*  Duplicate id.                                                       */
+    ck_assert_int_eq (orch_store_insert (store, id, (const uint8_t *) "x", 1, "", 1), 1);
+
+    /*  Not dispatched yet: started and results are refused.                */
+    proto_result_t r = s_result (id, 1, PROTO_STATUS_SUCCEEDED);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 2000), 0);
+    ck_assert_int_eq (orch_store_set_result (store, &r, 2000), 0);
+    /*  Dispatch must be attempt + 1.                                       */
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 2, 2000), 0);
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 2000), 1);
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 2000), 0);
+    /*  Undo and redo.                                                      */
+    ck_assert_int_eq (orch_store_undo_dispatched (store, id, 1), 1);
+    ck_assert_int_eq (orch_store_state (store, id, &status, &attempt), 1);
+    ck_assert_int_eq (status, PROTO_STATUS_QUEUED);
+    ck_assert_int_eq (attempt, 0);
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 2001), 1);
+    /*  Stale attempt of started / result: refused.                         */
+    ck_assert_int_eq (orch_store_set_started (store, id, 2, "w1", 2002), 0);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 2002), 1);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 2002), 0);
+    proto_result_t stale = s_result (id, 2, PROTO_STATUS_FAILED);
+    ck_assert_int_eq (orch_store_set_result (store, &stale, 2003), 0);
+    /*  Non-terminal status in a result: refused.                           */
+    proto_result_t running = s_result (id, 1, PROTO_STATUS_RUNNING);
+    ck_assert_int_eq (orch_store_set_result (store, &running, 2003), 0);
+    /*  The first terminal result wins; later ones never overwrite.         */
+    proto_file_t files[] = {
+        { "out/a.txt", { (const uint8_t *) "A", 1 } },
+        { "out/b.bin", { (const uint8_t *) "\xff", 1 } },
+    };
+    const char *refs[] = { "big/x.csv", NULL };
+    r.files = files;
+    r.file_count = 2;
+    r.file_refs = refs;
+    r.file_ref_count = 1;
+    r.error = "clamped";
+    ck_assert_int_eq (orch_store_set_result (store, &r, 2004), 1);
+    proto_result_t late = s_result (id, 1, PROTO_STATUS_FAILED);
+    ck_assert_int_eq (orch_store_set_result (store, &late, 2005), 0);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w2", 2006), 0);
+
+    orch_record_t *rec = NULL;
+    ck_assert_int_eq (orch_store_get (store, id, true, &rec), 1);
+    ck_assert_int_eq (rec->view.status, PROTO_STATUS_SUCCEEDED);
+    ck_assert (rec->terminal && rec->has_usage && rec->full);
+    ck_assert_int_eq (rec->view.attempt, 1);
+    ck_assert_str_eq (rec->view.worker, "w1");
+    ck_assert_int_eq (rec->view.created_ms, 1000);
+    ck_assert_int_eq (rec->view.dispatched_ms, 2001);
+    ck_assert_int_eq (rec->view.started_ms, 2002);
+    ck_assert_int_eq (rec->view.finished_ms, 2004);
+    ck_assert (rec->view.result.has_exit_code && rec->view.result.exit_code == 0);
+    ck_assert (!rec->view.result.has_signal);
+    ck_assert_uint_eq (rec->view.result.stdout_data.size, 4);
+    ck_assert (memcmp (rec->view.result.stdout_data.data, "out\n", 4) == 0);
+    ck_assert_uint_eq (rec->view.result.stderr_data.size, 0);
+    ck_assert_uint_eq (rec->view.result.wall_ms, 12);
+    ck_assert_uint_eq (rec->view.result.max_rss_kb, 999);
+    ck_assert_str_eq (rec->view.result.error, "clamped");
+    ck_assert_uint_eq (rec->file_count, 2);
+    ck_assert_str_eq (rec->files[0].path, "out/a.txt");
+    ck_assert_uint_eq (rec->file_ref_count, 1);
+    ck_assert_str_eq (rec->file_refs[0], "big/x.csv");
+    ck_assert_int_eq (orch_record_decode_spec (rec), 0);
+    ck_assert_uint_eq (rec->view.task.argc, 2);
+    ck_assert_str_eq (rec->view.task.argv[1], "hi");
+    ck_assert_ptr_null (rec->view.task.id);
+    orch_record_destroy (&rec);
+    ck_assert_ptr_null (rec);
+    orch_record_destroy (&rec);
+    orch_store_destroy (&store);
+    orch_store_destroy (&store);
+    s_rmdir ();
+}
+END_TEST
+
+START_TEST (store_survives_reopen_and_locks)
+{
+    s_tmpdir ();
+    const char *id = "0123456789ab-00000002";
+    orch_store_t *store = s_store_with (id);
+    char err[256] = "";
+    /*  A second orchestrator on the same directory is refused.            */
+    ck_assert_ptr_null (orch_store_new (s_dir, false, err, sizeof err));
+    ck_assert_ptr_nonnull (strstr (err, "in use"));
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 5), 1);
+    orch_store_destroy (&store);
+
+    store = orch_store_new (s_dir, true, err, sizeof err);
+    ck_assert_msg (store, "%s", err);
+    orch_record_t *rec = NULL;
+    ck_assert_int_eq (orch_store_get (store, id, false, &rec), 1);
+    ck_assert_int_eq (rec->view.status, PROTO_STATUS_DISPATCHED);
+    ck_assert (!rec->full && !rec->terminal);
+    ck_assert_ptr_null (rec->view.result.stdout_data.data);
+    orch_record_destroy (&rec);
+    orch_store_destroy (&store);
+
+    /*  The file is a real SQLite database with the documented schema.      */
+    char path[128];
+    snprintf (path, sizeof path, "%s/cleudo.db", s_dir);
+    sqlite3 *db;
+    ck_assert_int_eq (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq (sqlite3_prepare_v2 (db, "SELECT status, attempt FROM tasks WHERE id = ?",
+                                          -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+    ck_assert_int_eq (sqlite3_step (st), SQLITE_ROW);
+    ck_assert_str_eq ((const char *) sqlite3_column_text (st, 0), "dispatched");
+    ck_assert_int_eq (sqlite3_column_int (st, 1), 1);
+    sqlite3_finalize (st);
+    /*  A newer schema than we know: refuse rather than damage it.          */
+    ck_assert_int_eq (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+                      SQLITE_OK);
+    sqlite3_close (db);
+    ck_assert_ptr_null (orch_store_new (s_dir, false, err, sizeof err));
+    ck_assert_ptr_nonnull (strstr (err, "schema version 99"));
+    s_rmdir ();
+}
+END_TEST
+
+static void
+s_collect (void *arg, const char *id, uint32_t attempt)
+{
+    (void) attempt;
+    char *out = arg;
+    strcat (out, id);
+    strcat (out, ",");
+}
+
+START_TEST (store_list_scan_count)
+{
+    s_tmpdir ();
+    orch_store_t *store = s_store_with ("t-1");
+    static const char *const argv[] = { "true", NULL };
+    size_t size;
+    for (int i = 2; i <= 4; i++) {
+        char id[16];
+        snprintf (id, sizeof id, "t-%d", i);
+        uint8_t *spec = s_spec (id, argv, 1, &size);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "true", 1000 + i), 0);
+        free (spec);
+    }
+    ck_assert_int_eq (orch_store_set_dispatched (store, "t-2", 1, 9), 1);
+    orch_record_t **items;
+    size_t count;
+    ck_assert_int_eq (orch_store_list (store, PROTO_STATUS_NONE, 0, 3, false, &items, &count), 0);
+    ck_assert_uint_eq (count, 3);
+    ck_assert_str_eq (items[0]->id, "t-4");
+    ck_assert_str_eq (items[2]->id, "t-2");
+    ck_assert_ptr_null (items[0]->spec);
+    int64_t before = items[1]->seq;
+    orch_store_list_free (&items, count);
+    ck_assert_int_eq (orch_store_list (store, PROTO_STATUS_NONE, before, 10, true, &items,
+                                       &count), 0);
+    ck_assert_uint_eq (count, 2);
+    ck_assert_str_eq (items[0]->id, "t-2");
+    ck_assert_ptr_nonnull (items[0]->spec);
+    orch_store_list_free (&items, count);
+    ck_assert_int_eq (orch_store_list (store, PROTO_STATUS_DISPATCHED, 0, 10, false, &items,
+                                       &count), 0);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (items[0]->id, "t-2");
+    orch_store_list_free (&items, count);
+    char seen[64] = "";
+    ck_assert_int_eq (orch_store_scan (store, PROTO_STATUS_QUEUED, s_collect, seen), 0);
+    ck_assert_str_eq (seen, "t-1,t-3,t-4,");
+    uint64_t counts[PROTO_STATUS_COUNT_];
+    ck_assert_int_eq (orch_store_count (store, counts), 0);
+    ck_assert_uint_eq (counts[PROTO_STATUS_QUEUED], 3);
+    ck_assert_uint_eq (counts[PROTO_STATUS_DISPATCHED], 1);
+    orch_store_destroy (&store);
+    s_rmdir ();
+}
+END_TEST
+
+/* --- task JSON ------------------------------------------------------------- */
+
+/*  Parse text; returns the rc and fills err.                               */
+static int
+s_parse (const char *text, orch_task_in_t *in, orch_err_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads (text, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    ck_assert_msg (root, "bad test JSON %s: %s", text, jerr.text);
+    memset (err, 0, sizeof *err);
+    int rc = orch_task_in_parse (in, root, err);
+    json_decref (root);
+    return rc;
+}
+
+START_TEST (task_json_full_body)
+{
+    orch_task_in_t in;
+    orch_err_t err;
+    const char *text =
+        "{\"lang\": \"python3\", \"code\": \"print(1)\\n\", \"stdin_b64\": \"AP8=\","
+        " \"env\": {\"A\": \"1\", \"_B\": \"x y\"},"
+        " \"files\": {\"a.txt\": \"hi\\u0000there\"}, \"files_b64\": {\"d/b.bin\": \"/w==\"},"
+        " \"limits\": {\"wall_ms\": 500, \"memory_bytes\": 67108864, \"network\": false},"
+        " \"collect\": [\"out.txt\"]}";
+    ck_assert_int_eq (s_parse (text, &in, &err), 0);
+    const proto_task_t *t = &in.task;
+    ck_assert_int_eq (t->lang, PROTO_LANG_PYTHON3);
+    ck_assert_uint_eq (t->argc, 0);
+    ck_assert_uint_eq (t->code.size, 9);
+    ck_assert (t->has_stdin && t->stdin_data.size == 2 && t->stdin_data.data[1] == 0xff);
+    ck_assert_uint_eq (t->env_count, 2);
+    ck_assert_str_eq (t->env[1].key, "_B");
+    ck_assert_str_eq (t->env[1].value, "x y");
+    ck_assert_uint_eq (t->file_count, 2);
+    ck_assert_str_eq (t->files[0].path, "a.txt");
+    ck_assert_uint_eq (t->files[0].content.size, 8);     /* NUL kept */
+    ck_assert_str_eq (t->files[1].path, "d/b.bin");
+    ck_assert_uint_eq (t->files[1].content.data[0], 0xff);
+    ck_assert_uint_eq (t->limits.wall_ms, 500);
+    ck_assert_uint_eq (t->limits.memory_bytes, 67108864);
+    ck_assert_uint_eq (t->limits.cpu_ms, 0);
+    ck_assert_int_eq (t->limits.network, 0);
+    ck_assert_uint_eq (t->collect_count, 1);
+    /*  Back to JSON: the same form (binary as _b64 only).                 */
+    json_t *out = orch_task_to_json (t);
+    ck_assert_ptr_nonnull (out);
+    json_t *expect = json_loads (text, JSON_ALLOW_NUL, NULL);
+    char *a = json_dumps (out, JSON_SORT_KEYS), *b = json_dumps (expect, JSON_SORT_KEYS);
+    ck_assert_msg (json_equal (out, expect), "%s\n!=\n%s", a, b);
+    free (a);
+    free (b);
+    json_decref (out);
+    json_decref (expect);
+    /*  The proto encoder accepts what we built.                            */
+    proto_msg_t msg = { .type = PROTO_TASK };
+    msg.u.task = *t;
+    msg.u.task.id = "x";
+    msg.u.task.attempt = 1;
+    uint8_t *frame;
+    size_t size;
+    ck_assert_int_eq (proto_encode (&msg, &frame, &size), 0);
+    free (frame);
+    char *summary = orch_task_summary (t);
+    ck_assert_str_eq (summary, "python3: print(1)");
+    free (summary);
+    orch_task_in_free (&in);
+
+    ck_assert_int_eq (s_parse ("{\"argv\": [\"echo\", \"a\\tb\", \"c\"]}", &in, &err), 0);
+    summary = orch_task_summary (&in.task);
+    ck_assert_str_eq (summary, "echo a b c");
+    free (summary);
+    out = orch_task_to_json (&in.task);
+    ck_assert_str_eq (json_string_value (json_array_get (json_object_get (out, "argv"), 1)),
+                      "a\tb");
+    ck_assert_ptr_null (json_object_get (out, "limits"));
+    json_decref (out);
+    orch_task_in_free (&in);
+}
+END_TEST
+
+START_TEST (task_json_errors_name_their_field)
+{
+    static const struct { const char *body; const char *field; const char *words; } cases[] = {
+        { "[]", "", "JSON object" },
+        { "{\"argv\": [\"x\"], \"argvv\": 1}", "argvv", "unknown field" },
+        { "{}", "argv", "required" },
+        { "{\"argv\": []}", "argv", "non-empty array of strings" },
+        { "{\"argv\": {}}", "argv", "non-empty array" },
+        { "{\"argv\": [\"a\", null]}", "argv[1]", "string" },
+        { "{\"argv\": [\"\"]}", "argv[0]", "empty" },
+        { "{\"argv\": [\"a\\u0000\"]}", "argv[0]", "NUL" },
+        { "{\"argv\": [\"a\"], \"code\": \"x\"}", "argv", "not both" },
+        { "{\"lang\": \"sh\"}", "code", "required" },
+        { "{\"code\": \"x\"}", "lang", "required" },
+        { "{\"lang\": 3, \"code\": \"x\"}", "lang", "sh, bash, python3" },
+        { "{\"lang\": \"sh\", \"code\": 3}", "code", "string" },
+        { "{\"lang\": \"sh\", \"code_b64\": \"a\"}", "code_b64", "base64" },
+        { "{\"lang\": \"sh\", \"code\": \"a\", \"code_b64\": \"YQ==\"}", "code_b64", "not both" },
+        { "{\"argv\": [\"a\"], \"stdin\": 1}", "stdin", "string" },
+        { "{\"argv\": [\"a\"], \"stdin\": \"a\", \"stdin_b64\": \"\"}", "stdin_b64", "not both" },
+        { "{\"argv\": [\"a\"], \"env\": []}", "env", "object" },
+        { "{\"argv\": [\"a\"], \"env\": {\"A-B\": \"x\"}}", "env[A-B]", "invalid name" },
+        { "{\"argv\": [\"a\"], \"env\": {\"A\": \"x\\u0000\"}}", "env[A]", "NUL" },
+        { "{\"argv\": [\"a\"], \"files\": {\"a/../b\": \"x\"}}", "files[a/../b]", "" },
+        { "{\"argv\": [\"a\"], \"files\": {\"\": \"x\"}}", "files[]", "" },
+        { "{\"argv\": [\"a\"], \"files\": {\"a\": 1}}", "files[a]", "string" },
+        { "{\"argv\": [\"a\"], \"files_b64\": {\"a\": \"***\"}}", "files_b64[a]", "base64" },
+        { "{\"argv\": [\"a\"], \"files\": {\"a\": \"\"}, \"files_b64\": {\"a\": \"\"}}",
+          "files_b64[a]", "also given" },
+        { "{\"argv\": [\"a\"], \"limits\": 5}", "limits", "object" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"wall_ms\": 0}}", "limits.wall_ms", "positive" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"wall_ms\": -1}}", "limits.wall_ms", "positive" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"cpu_ms\": 2.5}}", "limits.cpu_ms", "positive" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"cpu_ms\": \"5\"}}", "limits.cpu_ms", "positive" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"wall_ms\": 604800001}}", "limits.wall_ms",
+          "absurd" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"processes\": 99999999}}", "limits.processes",
+          "absurd" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"network\": 1}}", "limits.network", "true or false" },
+        { "{\"argv\": [\"a\"], \"limits\": {\"nope\": 1}}", "limits.nope", "unknown limit" },
+        { "{\"argv\": [\"a\"], \"collect\": \"a\"}", "collect", "array" },
+        { "{\"argv\": [\"a\"], \"collect\": [\"/abs\"]}", "collect[0]", "" },
+        { "{\"argv\": [\"a\"], \"collect\": [\"ok\", 1]}", "collect[1]", "string" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        orch_task_in_t in;
+        orch_err_t err;
+        ck_assert_msg (s_parse (cases[i].body, &in, &err) == -1, "accepted %s", cases[i].body);
+        ck_assert_int_eq (err.status, 400);
+        ck_assert_str_eq (err.code, "bad_request");
+        ck_assert_msg (strcmp (err.field, cases[i].field) == 0, "%s: field '%s' not '%s'",
+                       cases[i].body, err.field, cases[i].field);
+        ck_assert_msg (strstr (err.message, cases[i].words), "%s: message '%s'", cases[i].body,
+                       err.message);
+        if (cases[i].field[0])
+            ck_assert_msg (strncmp (err.message, cases[i].field, strlen (cases[i].field)) == 0,
+                           "message '%s' does not start with the field", err.message);
+        orch_task_in_free (&in);
+    }
+}
+END_TEST
+
+START_TEST (task_json_limits_at_the_bounds)
+{
+    orch_task_in_t in;
+    orch_err_t err;
+    ck_assert_int_eq (s_parse ("{\"argv\": [\"a\"], \"limits\": {\"wall_ms\": 604800000,"
+                               " \"memory_bytes\": 1099511627776, \"processes\": 4194304,"
+                               " \"output_bytes\": 1, \"file_bytes\": 1, \"cpu_ms\": 1,"
+                               " \"network\": true}}", &in, &err), 0);
+    ck_assert_uint_eq (in.task.limits.wall_ms, PROTO_LIMIT_ABSURD_MS);
+    ck_assert_uint_eq (in.task.limits.memory_bytes, PROTO_LIMIT_ABSURD_BYTES);
+    ck_assert_uint_eq (in.task.limits.processes, PROTO_LIMIT_ABSURD_COUNT);
+    ck_assert_int_eq (in.task.limits.network, 1);
+    orch_task_in_free (&in);
+}
+END_TEST
+
+START_TEST (task_json_binary_code_round_trips_as_b64)
+{
+    proto_task_t t = { 0 };
+    t.lang = PROTO_LANG_SH;
+    t.code = (proto_bytes_t) { (const uint8_t *) "echo \xff", 6 };
+    t.has_stdin = true;
+    t.stdin_data = (proto_bytes_t) { NULL, 0 };
+    t.limits.network = -1;
+    json_t *out = orch_task_to_json (&t);
+    ck_assert_ptr_null (json_object_get (out, "code"));
+    ck_assert_str_eq (json_string_value (json_object_get (out, "code_b64")), "ZWNobyD/");
+    ck_assert_str_eq (json_string_value (json_object_get (out, "stdin")), "");
+    json_decref (out);
+}
+END_TEST
+
+/* --- record JSON ----------------------------------------------------------- */
+
+START_TEST (record_json_text_b64_twins_and_nulls)
+{
+    s_tmpdir ();
+    const char *id = "0123456789ab-0000000a";
+    orch_store_t *store = s_store_with (id);
+    orch_record_t *rec;
+    /*  Queued: results are null, files empty.                              */
+    ck_assert_int_eq (orch_store_get (store, id, true, &rec), 1);
+    json_t *j = orch_record_to_json (rec, true);
+    ck_assert_ptr_nonnull (j);
+    ck_assert_str_eq (json_string_value (json_object_get (j, "status")), "queued");
+    static const char *const nulls[] = { "worker", "dispatched_ms", "started_ms", "finished_ms",
+                                         "exit_code", "signal", "stdout", "stderr",
+                                         "stdout_truncated", "wall_ms", "cpu_ms", "max_rss_kb",
+                                         "error" };
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        ck_assert_msg (json_is_null (json_object_get (j, nulls[i])), "%s not null", nulls[i]);
+    ck_assert_int_eq (json_integer_value (json_object_get (j, "created_ms")), 1000);
+    ck_assert_int_eq (json_object_size (json_object_get (j, "files")), 0);
+    ck_assert_ptr_nonnull (json_object_get (j, "task"));
+    json_decref (j);
+    orch_record_destroy (&rec);
+
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 1001), 1);
+    proto_result_t r = s_result (id, 1, PROTO_STATUS_FAILED);
+    r.stdout_data = (proto_bytes_t) { (const uint8_t *) "a\0b\xff", 4 };
+    r.stderr_data = (proto_bytes_t) { (const uint8_t *) "\xc3\xa9\0", 3 };
+    r.has_exit_code = false;
+    r.has_signal = true;
+    r.signal = 9;
+    r.stdout_truncated = true;
+    proto_file_t files[] = {
+        { "t.txt", { (const uint8_t *) "text", 4 } },
+        { "b.bin", { (const uint8_t *) "\x00\xfe", 2 } },
+    };
+    r.files = files;
+    r.file_count = 2;
+    ck_assert_int_eq (orch_store_set_result (store, &r, 1002), 1);
+    ck_assert_int_eq (orch_store_get (store, id, true, &rec), 1);
+    j = orch_record_to_json (rec, true);
+    ck_assert_ptr_nonnull (j);
+    json_t *out = json_object_get (j, "stdout");
+    ck_assert_uint_eq (json_string_length (out), 6);
+    ck_assert (memcmp (json_string_value (out), "a\0b\xef\xbf\xbd", 6) == 0);
+    ck_assert_str_eq (json_string_value (json_object_get (j, "stdout_b64")), "YQBi/w==");
+    json_t *err = json_object_get (j, "stderr");
+    ck_assert_uint_eq (json_string_length (err), 3);          /* NUL kept, valid UTF-8 */
+    ck_assert_ptr_null (json_object_get (j, "stderr_b64"));
+    ck_assert (json_is_null (json_object_get (j, "exit_code")));
+    ck_assert_int_eq (json_integer_value (json_object_get (j, "signal")), 9);
+    ck_assert (json_is_true (json_object_get (j, "stdout_truncated")));
+    ck_assert (json_is_false (json_object_get (j, "stderr_truncated")));
+    ck_assert_int_eq (json_integer_value (json_object_get (j, "max_rss_kb")), 999);
+    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (j, "files"), "t.txt")),
+                      "text");
+    ck_assert_ptr_null (json_object_get (json_object_get (j, "files"), "b.bin"));
+    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (j, "files_b64"),
+                                                         "b.bin")), "AP4=");
+    ck_assert_str_eq (json_string_value (json_object_get (j, "worker")), "w1");
+    json_decref (j);
+    /*  A list item: no outputs, files or task.                             */
+    j = orch_record_to_json (rec, false);
+    static const char *const absent[] = { "stdout", "stdout_b64", "stderr", "files",
+                                          "files_b64", "file_refs", "task" };
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        ck_assert_msg (!json_object_get (j, absent[i]), "%s present in list item", absent[i]);
+    ck_assert_str_eq (json_string_value (json_object_get (j, "summary")), "echo hi");
+    json_decref (j);
+    orch_record_destroy (&rec);
+    orch_store_destroy (&store);
+    s_rmdir ();
+}
+END_TEST
+
+/* --- workers, credit, dispatch --------------------------------------------- */
+
+static proto_hello_t
+s_hello (const char *worker, uint32_t slots)
+{
+    proto_hello_t h = { .worker = worker, .slots = slots, .version = "t" };
+    return h;
+}
+
+static int s_dead_count;
+static size_t s_dead_running;
+
+static void
+s_on_dead (void *arg, const orch_dead_worker_t *dead)
+{
+    (void) arg;
+    s_dead_count++;
+    s_dead_running = dead->running_count;
+}
+
+START_TEST (worker_credit_accounting)
+{
+    orch_workers_t *w = orch_workers_new (2);
+    proto_hello_t a = s_hello ("a", 2), b = s_hello ("b", 3), c = s_hello ("c", 1);
+    ck_assert_int_eq (orch_workers_hello (w, &a, 1, 100), 1);
+    ck_assert_int_eq (orch_workers_hello (w, &b, 1, 100), 1);
+    ck_assert_int_eq (orch_workers_hello (w, &c, 1, 100), -1);      /* table full */
+    ck_assert_int_eq (orch_workers_free (w), 5);
+    ck_assert (orch_workers_started (w, "a", "t1", 2, 101));
+    ck_assert (orch_workers_started (w, "a", "t1", 2, 101));         /* duplicate: once */
+    ck_assert_int_eq (orch_workers_free (w), 4);
+    ck_assert (!orch_workers_started (w, "zz", "t9", 2, 101));
+    ck_assert (orch_workers_finished (w, "a", "t1", true, 3, 102));
+    ck_assert_int_eq (orch_workers_free (w), 5);
+    ck_assert (!orch_workers_finished (w, "a", "t1", false, 3, 102)); /* not running there */
+    ck_assert_int_eq (orch_workers_free (w), 5);
+    /*  A heartbeat is the worker's own word.                               */
+    const char *running[] = { "t5", "t6" };
+    proto_heartbeat_t hb = { .worker = "b", .free = 1, .running = running, .running_count = 2 };
+    ck_assert_int_eq (orch_workers_heartbeat (w, &hb, 4, 103), 0);
+    ck_assert_int_eq (orch_workers_free (w), 3);
+    ck_assert (orch_workers_finished (w, "b", "t6", true, 4, 104));
+    ck_assert_int_eq (orch_workers_free (w), 4);
+    /*  hello after a reconnect keeps slots of tasks still running.         */
+    ck_assert_int_eq (orch_workers_hello (w, &b, 5, 105), 0);
+    ck_assert_int_eq (orch_workers_free (w), 2 + 2);
+    proto_worker_info_t *items;
+    size_t count;
+    ck_assert_int_eq (orch_workers_list (w, &items, &count), 0);
+    ck_assert_uint_eq (count, 2);
+    free (items);
+    /*  Silence: a is silent since 102, b since 105.                        */
+    s_dead_count = 0;
+    ck_assert_uint_eq (orch_workers_expire (w, 103, 5, s_on_dead, NULL), 0);
+    ck_assert_uint_eq (orch_workers_expire (w, 108, 5, s_on_dead, NULL), 1);
+    ck_assert_int_eq (s_dead_count, 1);
+    ck_assert_uint_eq (orch_workers_count (w), 1);
+    ck_assert_int_eq (orch_workers_free (w), 2);
+    ck_assert_uint_eq (orch_workers_expire (w, 200, 5, s_on_dead, NULL), 1);
+    ck_assert_uint_eq (s_dead_running, 1);                          /* b still ran t5 */
+    ck_assert_int_eq (orch_workers_free (w), 0);
+    /*  A heartbeat from a stranger (we restarted) introduces it.           */
+    proto_heartbeat_t stranger = { .worker = "s", .free = 0 };
+    ck_assert_int_eq (orch_workers_heartbeat (w, &stranger, 6, 201), 1);
+    ck_assert_int_eq (orch_workers_list (w, &items, &count), 0);
+    ck_assert_uint_eq (items[0].slots, 1);                          /* wire-valid */
+    free (items);
+    orch_workers_destroy (&w);
+    orch_workers_destroy (&w);
+}
+END_TEST
+
+typedef struct {
+    orch_config_t cfg;
+    orch_t orch;
+    void *pull;                         /* the fake worker's end */
+} s_env_t;
+
+static void
+s_env_up_with (s_env_t *env, bool connected)
+{
+    memset (env, 0, sizeof *env);
+    s_tmpdir ();
+    env->cfg.max_frame = 16 << 20;
+    env->cfg.max_wait = 300000;
+    env->cfg.worker_timeout = 5000;
+    orch_t *o = &env->orch;
+    o->cfg = &env->cfg;
+    o->store = s_store_with (NULL);
+    o->workers = orch_workers_new (16);
+    o->dispatch = orch_dispatch_new ();
+    o->waiters = orch_waiters_new (100);
+    o->zctx = zmq_ctx_new ();
+    o->tasks = zmq_socket (o->zctx, ZMQ_PUSH);
+    ck_assert_int_eq (zmq_bind (o->tasks, "inproc://tasks"), 0);
+    env->pull = zmq_socket (o->zctx, ZMQ_PULL);
+    if (connected)
+        ck_assert_int_eq (zmq_connect (env->pull, "inproc://tasks"), 0);
+}
+
+static void
+s_env_up (s_env_t *env)
+{
+    s_env_up_with (env, true);
+}
+
+static void
+s_env_down (s_env_t *env)
+{
+    orch_t *o = &env->orch;
+    int zero = 0;
+    zmq_setsockopt (o->tasks, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (env->pull, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close (o->tasks);
+    zmq_close (env->pull);
+    zmq_ctx_term (o->zctx);
+    orch_waiters_destroy (&o->waiters);
+    orch_dispatch_destroy (&o->dispatch);
+    orch_workers_destroy (&o->workers);
+    orch_store_destroy (&o->store);
+    s_rmdir ();
+}
+
+/*  Accept argv {"true"}; returns the new id in id.                         */
+static void
+s_accept (s_env_t *env, char *id)
+{
+    const char *argv[] = { "true", NULL };
+    proto_task_t t = { .argv = argv, .argc = 1 };
+    t.limits.network = -1;
+    orch_err_t err;
+    ck_assert_int_eq (orch_tasks_accept (&env->orch, &t, id, &err), 0);
+    ck_assert (proto_valid_id (id, strlen (id)));
+}
+
+static proto_msg_t *
+s_recv_task (s_env_t *env)
+{
+    zmq_msg_t m;
+    zmq_msg_init (&m);
+    if (zmq_msg_recv (&m, env->pull, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&m);
+        return NULL;
+    }
+    proto_error_t perr;
+    proto_msg_t *msg = proto_decode (PROTO_CH_TASKS, zmq_msg_data (&m), zmq_msg_size (&m), 0,
+                                     &perr);
+    zmq_msg_close (&m);
+    ck_assert_msg (msg, "%s: %s", perr.field, perr.message);
+    return msg;
+}
+
+/*  Feed one worker frame through the results handler.                     */
+static int
+s_feed (s_env_t *env, const proto_msg_t *msg, char *finished)
+{
+    uint8_t *frame;
+    size_t size;
+    ck_assert_int_eq (proto_encode (msg, &frame, &size), 0);
+    char dummy[PROTO_ID_MAX + 1];
+    int rc = orch_results_handle (&env->orch, frame, size, finished ? finished : dummy);
+    free (frame);
+    return rc;
+}
+
+START_TEST (dispatch_respects_credit)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    char ids[3][PROTO_ID_MAX + 1];
+    for (int i = 0; i < 3; i++)
+        s_accept (&env, ids[i]);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 3);
+    /*  No worker: no credit, nothing sent.                                 */
+    ck_assert_uint_eq (orch_dispatch_run (o), 0);
+    proto_msg_t hello = { .type = PROTO_HELLO };
+    hello.u.hello = s_hello ("w1", 2);
+    s_feed (&env, &hello, NULL);
+    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 2);
+    usleep (20000);
+    ck_assert_uint_eq (orch_dispatch_run (o), 2);
+    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 2);
+    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 0);
+    ck_assert_uint_eq (orch_dispatch_run (o), 0);
+    proto_msg_t *t1 = s_recv_task (&env);
+    proto_msg_t *t2 = s_recv_task (&env);
+    ck_assert_ptr_nonnull (t1);
+    ck_assert_ptr_nonnull (t2);
+    ck_assert_ptr_null (s_recv_task (&env));
+    ck_assert_str_eq (t1->u.task.id, ids[0]);
+    ck_assert_int_eq (t1->u.task.attempt, 1);
+    ck_assert_str_eq (t1->u.task.argv[0], "true");
+    /*  started: the slot moves from "dispatched" to the worker: credit 0.  */
+    proto_msg_t started = { .type = PROTO_STARTED };
+    started.u.started = (proto_started_t) { ids[0], 1, "w1" };
+    s_feed (&env, &started, NULL);
+    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 1);
+    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 0);
+    /*  result: the slot is free again, the third task goes.                */
+    proto_msg_t result = { .type = PROTO_RESULT };
+    result.u.result = s_result (ids[0], 1, PROTO_STATUS_SUCCEEDED);
+    result.u.result.worker = "w1";
+    char finished[PROTO_ID_MAX + 1] = "";
+    ck_assert_int_eq (s_feed (&env, &result, finished), 1);
+    ck_assert_str_eq (finished, ids[0]);
+    ck_assert_int_eq (s_feed (&env, &result, finished), 0);          /* duplicate */
+    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 1);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    proto_msg_t *t3 = s_recv_task (&env);
+    ck_assert_str_eq (t3->u.task.id, ids[2]);
+    /*  A result straight from "dispatched" (rejected before start) gives
+        the credit back too.                                                */
+    result.u.result = s_result (ids[1], 1, PROTO_STATUS_REJECTED);
+    result.u.result.worker = "w1";
+    ck_assert_int_eq (s_feed (&env, &result, NULL), 1);
+    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 1);
+    proto_status_t status;
+    uint32_t attempt;
+    ck_assert_int_eq (orch_store_state (o->store, ids[2], &status, &attempt), 1);
+    ck_assert_int_eq (status, PROTO_STATUS_DISPATCHED);
+    ck_assert_int_eq (attempt, 1);
+    /*  Garbage is dropped without harm.                                    */
+    char dummy[PROTO_ID_MAX + 1];
+    ck_assert_int_eq (orch_results_handle (o, "\xc1", 1, dummy), 0);
+    ck_assert_int_eq (orch_results_handle (o, "", 0, dummy), 0);
+    proto_msg_destroy (&t1);
+    proto_msg_destroy (&t2);
+    proto_msg_destroy (&t3);
+    /*  A restart rebuilds the queue; the task sent before it is in doubt
+        and holds back no credit.                                           */
+    orch_dispatch_t *again = orch_dispatch_new ();
+    size_t in_doubt = 0;
+    ck_assert_int_eq (orch_dispatch_rebuild (again, o->store, &in_doubt), 0);
+    ck_assert_uint_eq (orch_dispatch_queued (again), 0);
+    ck_assert_uint_eq (in_doubt, 1);
+    ck_assert_uint_eq (orch_dispatch_outstanding (again), 0);
+    orch_dispatch_destroy (&again);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (dispatch_sends_nothing_without_a_connected_worker)
+{
+    s_env_t env;
+    s_env_up_with (&env, false);        /* nobody is connected */
+    orch_t *o = &env.orch;
+    char id[PROTO_ID_MAX + 1];
+    s_accept (&env, id);
+    proto_msg_t hello = { .type = PROTO_HELLO };
+    hello.u.hello = s_hello ("w1", 4);
+    s_feed (&env, &hello, NULL);
+    ck_assert_uint_eq (orch_dispatch_run (o), 0);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 1);
+    proto_status_t status;
+    uint32_t attempt;
+    ck_assert_int_eq (orch_store_state (o->store, id, &status, &attempt), 1);
+    ck_assert_int_eq (status, PROTO_STATUS_QUEUED);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (accept_refuses_frames_over_the_cap)
+{
+    s_env_t env;
+    s_env_up (&env);
+    env.cfg.max_frame = 64 * 1024;
+    static uint8_t big[100 * 1024];
+    const char *argv[] = { "cat", NULL };
+    proto_task_t t = { .argv = argv, .argc = 1, .has_stdin = true };
+    t.stdin_data = (proto_bytes_t) { big, sizeof big };
+    t.limits.network = -1;
+    char id[PROTO_ID_MAX + 1];
+    orch_err_t err;
+    ck_assert_int_eq (orch_tasks_accept (&env.orch, &t, id, &err), -1);
+    ck_assert_int_eq (err.status, 413);
+    ck_assert_str_eq (err.code, "too_large");
+    ck_assert_ptr_nonnull (strstr (err.message, "ORCH_MAX_FRAME"));
+    ck_assert_uint_eq (orch_dispatch_queued (env.orch.dispatch), 0);
+    s_env_down (&env);
+}
+END_TEST
+
+/* --- waiters --------------------------------------------------------------- */
+
+static char s_woken[256];
+
+static void
+s_wake (void *arg, const char *id, orch_wake_t why)
+{
+    char one[96];
+    snprintf (one, sizeof one, "%s:%s:%d,", (const char *) arg, id, (int) why);
+    strcat (s_woken, one);
+}
+
+START_TEST (waiters_fire_expire_cancel)
+{
+    orch_waiters_t *w = orch_waiters_new (3);
+    s_woken[0] = '\0';
+    ck_assert_ptr_nonnull (orch_waiters_add (w, "t1", 100, s_wake, "a"));
+    ck_assert_ptr_nonnull (orch_waiters_add (w, "t1", 200, s_wake, "b"));
+    orch_waiter_t *c = orch_waiters_add (w, "t2", 50, s_wake, "c");
+    ck_assert_ptr_nonnull (c);
+    ck_assert (orch_waiters_full (w));
+    ck_assert_ptr_null (orch_waiters_add (w, "t3", 10, s_wake, "d"));
+    orch_waiters_cancel (w, c);
+    ck_assert_uint_eq (orch_waiters_count (w), 2);
+    ck_assert_uint_eq (orch_waiters_expire (w, 150), 1);
+    ck_assert_str_eq (s_woken, "a:t1:1,");
+    ck_assert_uint_eq (orch_waiters_fire (w, "t9"), 0);
+    ck_assert_uint_eq (orch_waiters_fire (w, "t1"), 1);
+    ck_assert_str_eq (s_woken, "a:t1:1,b:t1:0,");
+    ck_assert_ptr_nonnull (orch_waiters_add (w, "t4", 10, s_wake, "e"));
+    ck_assert_uint_eq (orch_waiters_fire_all (w), 1);
+    ck_assert_str_eq (s_woken, "a:t1:1,b:t1:0,e:t4:2,");
+    ck_assert_uint_eq (orch_waiters_count (w), 0);
+    ck_assert_ptr_nonnull (orch_waiters_add (w, "t5", 10, s_wake, "f"));
+    orch_waiters_destroy (&w);          /* never-woken waiters are freed */
+    orch_waiters_destroy (&w);
+}
+END_TEST
+
+START_TEST (task_ids_sort_by_time)
+{
+    char a[32], b[32];
+    orch_new_task_id (a, sizeof a);
+    usleep (2000);
+    orch_new_task_id (b, sizeof b);
+    ck_assert_uint_eq (strlen (a), 21);
+    ck_assert (proto_valid_id (a, strlen (a)));
+    ck_assert_int_lt (strcmp (a, b), 0);
+    ck_assert_int_eq (a[12], '-');
+}
+END_TEST
+
+int
+main (void)
+{
+    log_set_level (LOG_ERROR);          /* the modules log every event */
+    Suite *s = suite_create ("orchestrator");
+    TCase *tc = tcase_create ("codecs");
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, b64_vectors);
+    tcase_add_test (tc, b64_round_trip_all_bytes);
+    tcase_add_test (tc, b64_strict_rejects);
+    tcase_add_test (tc, utf8_validation);
+    tcase_add_test (tc, utf8_lossy_replaces_maximal_subparts);
+    tcase_add_test (tc, utf8_cut_keeps_whole_characters);
+    tcase_add_test (tc, token_compare_and_validate);
+    tcase_add_test (tc, token_file_created_0600_and_reused);
+    tcase_add_test (tc, task_ids_sort_by_time);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("store");
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, store_lifecycle_and_guards);
+    tcase_add_test (tc, store_survives_reopen_and_locks);
+    tcase_add_test (tc, store_list_scan_count);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("json");
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, task_json_full_body);
+    tcase_add_test (tc, task_json_errors_name_their_field);
+    tcase_add_test (tc, task_json_limits_at_the_bounds);
+    tcase_add_test (tc, task_json_binary_code_round_trips_as_b64);
+    tcase_add_test (tc, record_json_text_b64_twins_and_nulls);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("dispatch");
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, worker_credit_accounting);
+    tcase_add_test (tc, dispatch_respects_credit);
+    tcase_add_test (tc, dispatch_sends_nothing_without_a_connected_worker);
+    tcase_add_test (tc, accept_refuses_frames_over_the_cap);
+    tcase_add_test (tc, waiters_fire_expire_cancel);
+    suite_add_tcase (s, tc);
+
+    SRunner *sr = srunner_create (s);
+    srunner_run_all (sr, CK_NORMAL);
+    int failed = srunner_ntests_failed (sr);
+    srunner_free (sr);
+    return failed ? 1 : 0;
+}
