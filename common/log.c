@@ -8,7 +8,7 @@
 #include <time.h>
 
 static const char *s_component = "cleudo";
-static log_level_t s_level = LOG_INFO;
+static log_level_t s_level = CLOG_INFO;
 
 void
 log_set_component (const char *name)
@@ -28,6 +28,8 @@ log_event (log_level_t level, const char *event, const char *fmt, ...)
     static const char *names[] = { "debug", "info", "warn", "error" };
     if (level < s_level)
         return;
+    if ((unsigned) level > CLOG_ERROR)
+        level = CLOG_ERROR;             /* never index past the names */
     struct timeval tv;
     gettimeofday (&tv, NULL);
     struct tm tm;

@@ -1,6 +1,6 @@
 /*  log.h - one line per event, greppable key=value form, on stderr.
 
-    log_event (LOG_INFO, "task_accepted", "id=%s attempt=%u", id, attempt)
+    log_event (CLOG_INFO, "task_accepted", "id=%s attempt=%u", id, attempt)
     prints  ts=2026-11-27T11:00:00.123Z level=info event=task_accepted id=...
 
     Values that come from outside (error messages from frames, worker ids)
@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
+typedef enum { CLOG_DEBUG = 0, CLOG_INFO, CLOG_WARN, CLOG_ERROR } log_level_t;
 
 /*  Name shown as component=... on every line; set once at start.          */
 void log_set_component (const char *name);

@@ -142,12 +142,12 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
             case ZMQ_EVENT_CONNECTED:
                 self->awaiting_retry = false;
                 ups++;
-                log_event (LOG_INFO, "link_up", "socket=%s endpoint=%s", self->name, self->endpoint);
+                log_event (CLOG_INFO, "link_up", "socket=%s endpoint=%s", self->name, self->endpoint);
                 break;
             case ZMQ_EVENT_DISCONNECTED:
                 self->awaiting_retry = true;
                 self->restart_at = now_ms + RESTART_AFTER_MS;
-                log_event (LOG_WARN, "link_down", "socket=%s endpoint=%s", self->name,
+                log_event (CLOG_WARN, "link_down", "socket=%s endpoint=%s", self->name,
                            self->endpoint);
                 break;
             case ZMQ_EVENT_CONNECT_RETRIED:
@@ -177,9 +177,9 @@ sbx_link_tick (sbx_link_t *self, int64_t now_ms)
     self->awaiting_retry = false;
     zmq_disconnect (self->socket, self->endpoint);
     if (zmq_connect (self->socket, self->endpoint))
-        log_event (LOG_ERROR, "link_restart_failed", "socket=%s endpoint=%s error=\"%s\"",
+        log_event (CLOG_ERROR, "link_restart_failed", "socket=%s endpoint=%s error=\"%s\"",
                    self->name, self->endpoint, zmq_strerror (zmq_errno ()));
     else
-        log_event (LOG_WARN, "link_restarted", "socket=%s endpoint=%s", self->name,
+        log_event (CLOG_WARN, "link_restarted", "socket=%s endpoint=%s", self->name,
                    self->endpoint);
 }

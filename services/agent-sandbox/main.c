@@ -24,12 +24,12 @@ static log_level_t
 s_level (const char *name)
 {
     if (strcmp (name, "debug") == 0)
-        return LOG_DEBUG;
+        return CLOG_DEBUG;
     if (strcmp (name, "warn") == 0)
-        return LOG_WARN;
+        return CLOG_WARN;
     if (strcmp (name, "error") == 0)
-        return LOG_ERROR;
-    return LOG_INFO;
+        return CLOG_ERROR;
+    return CLOG_INFO;
 }
 
 int
@@ -81,6 +81,6 @@ main (int argc, char **argv)
     sbx_worker_run (worker);
     sbx_worker_destroy (&worker);
     close (sigfd);
-    log_event (LOG_INFO, "worker_stopped", NULL);
+    log_event (CLOG_INFO, "worker_stopped", NULL);
     return 0;
 }

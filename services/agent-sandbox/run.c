@@ -248,7 +248,7 @@ s_finish (sbx_run_t *self)
     if (self->ws && sbx_workspace_remove (self->ws)) {
         char q[512];
         const char *path = sbx_workspace_path (self->ws);
-        log_event (LOG_WARN, "workspace_not_removed", "id=%s path=%s errno=%d", self->id,
+        log_event (CLOG_WARN, "workspace_not_removed", "id=%s path=%s errno=%d", self->id,
                    log_quote (q, sizeof q, path, strlen (path)), errno);
     }
     s_build_result (self, status);

@@ -71,7 +71,7 @@ s_send_frame_owned (sbx_worker_t *self, proto_type_t type, uint8_t *frame, size_
         sbx_outbox_push (self->outbox, frame, size);
         return;
     }
-    log_event (keep ? LOG_WARN : LOG_DEBUG, "send_failed", "type=%s error=\"%s\"",
+    log_event (keep ? CLOG_WARN : CLOG_DEBUG, "send_failed", "type=%s error=\"%s\"",
                proto_type_name (type), zmq_strerror (zmq_errno ()));
     free (frame);
 }
@@ -82,7 +82,7 @@ s_send (sbx_worker_t *self, const proto_msg_t *msg, bool keep)
     uint8_t *frame = NULL;
     size_t size = 0;
     if (proto_encode (msg, &frame, &size)) {
-        log_event (LOG_ERROR, "encode_failed", "type=%s", proto_type_name (msg->type));
+        log_event (CLOG_ERROR, "encode_failed", "type=%s", proto_type_name (msg->type));
         return;
     }
     s_send_frame_owned (self, msg->type, frame, size, keep);
@@ -106,7 +106,7 @@ s_send_hello (sbx_worker_t *self)
     msg.u.hello.isolation = layers;
     msg.u.hello.isolation_count = sizeof layers / sizeof layers[0];
     s_send (self, &msg, false);
-    log_event (LOG_DEBUG, "hello_sent", "slots=%zu", self->slots);
+    log_event (CLOG_DEBUG, "hello_sent", "slots=%zu", self->slots);
 }
 
 static void
@@ -133,7 +133,7 @@ s_send_result (sbx_worker_t *self, const proto_result_t *result)
     uint8_t *frame = NULL;
     size_t size = 0;
     if (proto_encode (&msg, &frame, &size)) {
-        log_event (LOG_ERROR, "encode_failed", "type=result id=%s", result->id);
+        log_event (CLOG_ERROR, "encode_failed", "type=result id=%s", result->id);
         return;
     }
     if (size > (size_t) self->cfg->max_frame) {
@@ -172,7 +172,7 @@ s_finish_runs (sbx_worker_t *self)
         if (r->has_signal)
             snprintf (sig_text, sizeof sig_text, "%lld", (long long) r->signal);
         char q[600];
-        log_event (LOG_INFO, "task_finished",
+        log_event (CLOG_INFO, "task_finished",
                    "id=%s attempt=%u status=%s exit=%s signal=%s wall_ms=%llu cpu_ms=%llu error=%s",
                    r->id, r->attempt, proto_status_name (r->status), exit_text, sig_text,
                    (unsigned long long) r->wall_ms, (unsigned long long) r->cpu_ms,
@@ -194,7 +194,7 @@ s_reject (sbx_worker_t *self, const proto_error_t *err, size_t size)
     char q[700];
     log_quote (q, sizeof q, text, strlen (text));
     if (!err->id[0]) {
-        log_event (LOG_WARN, "frame_dropped", "size=%zu reason=%s", size, q);
+        log_event (CLOG_WARN, "frame_dropped", "size=%zu reason=%s", size, q);
         return;
     }
     /*  The attempt is not part of what a failed decode yields: 1.         */
@@ -206,7 +206,7 @@ s_reject (sbx_worker_t *self, const proto_error_t *err, size_t size)
         .error = text,
     };
     s_send_result (self, &r);
-    log_event (LOG_WARN, "task_rejected", "id=%s size=%zu error=%s", err->id, size, q);
+    log_event (CLOG_WARN, "task_rejected", "id=%s size=%zu error=%s", err->id, size, q);
 }
 
 static void
@@ -231,13 +231,13 @@ s_start_task (sbx_worker_t *self, proto_msg_t *msg)
         proto_result_t r = { .id = id, .attempt = attempt, .worker = self->cfg->worker_id,
                              .status = PROTO_STATUS_INTERNAL_ERROR, .error = "out of memory" };
         s_send_result (self, &r);
-        log_event (LOG_ERROR, "task_finished", "id=%s attempt=%u status=internal_error "
+        log_event (CLOG_ERROR, "task_finished", "id=%s attempt=%u status=internal_error "
                    "error=\"out of memory\"", id, attempt);
         return;
     }
     self->runs[slot] = run;
     self->busy++;
-    log_event (LOG_INFO, "task_started", "id=%s attempt=%u slot=%zu pid=%ld", id, attempt, slot,
+    log_event (CLOG_INFO, "task_started", "id=%s attempt=%u slot=%zu pid=%ld", id, attempt, slot,
                (long) sbx_run_pid (run));
 }
 
@@ -264,7 +264,7 @@ s_take_tasks (sbx_worker_t *self)
                 more = zmq_msg_recv (&frame, socket, ZMQ_DONTWAIT) >= 0 && zmq_msg_more (&frame);
             }
             zmq_msg_close (&frame);
-            log_event (LOG_WARN, "frame_dropped", "size=%zu reason=\"multipart message\"", size);
+            log_event (CLOG_WARN, "frame_dropped", "size=%zu reason=\"multipart message\"", size);
             continue;
         }
         proto_error_t err;
@@ -275,7 +275,7 @@ s_take_tasks (sbx_worker_t *self)
         if (!msg)
             s_reject (self, &err, size);
         else if (msg->type != PROTO_TASK) {
-            log_event (LOG_WARN, "frame_dropped", "size=%zu reason=\"unexpected type %s\"", size,
+            log_event (CLOG_WARN, "frame_dropped", "size=%zu reason=\"unexpected type %s\"", size,
                        proto_type_name (msg->type));
             proto_msg_destroy (&msg);
         }
@@ -302,10 +302,10 @@ s_take_control (sbx_worker_t *self)
                                          zmq_msg_size (&frame), (size_t) self->cfg->max_frame,
                                          &err);
         if (msg)
-            log_event (LOG_DEBUG, "control_ignored", "type=%s", proto_type_name (msg->type));
+            log_event (CLOG_DEBUG, "control_ignored", "type=%s", proto_type_name (msg->type));
         else {
             char q[400];
-            log_event (LOG_DEBUG, "control_unknown", "size=%zu reason=%s", zmq_msg_size (&frame),
+            log_event (CLOG_DEBUG, "control_unknown", "size=%zu reason=%s", zmq_msg_size (&frame),
                        log_quote (q, sizeof q, err.message, strlen (err.message)));
         }
         proto_msg_destroy (&msg);
@@ -329,7 +329,7 @@ s_reap_orphans (sbx_worker_t *self)
             if (self->runs[j] && sbx_run_pid (self->runs[j]) == info.si_pid)
                 return;
         waitpid (info.si_pid, NULL, WNOHANG);
-        log_event (LOG_DEBUG, "orphan_reaped", "pid=%ld", (long) info.si_pid);
+        log_event (CLOG_DEBUG, "orphan_reaped", "pid=%ld", (long) info.si_pid);
     }
 }
 
@@ -351,7 +351,7 @@ s_on_signal (sbx_worker_t *self)
     struct signalfd_siginfo info;
     ssize_t n = read (self->sigfd, &info, sizeof info);
     if (n == (ssize_t) sizeof info) {
-        log_event (LOG_INFO, "worker_stopping", "signal=%s running=%zu",
+        log_event (CLOG_INFO, "worker_stopping", "signal=%s running=%zu",
                    info.ssi_signo == SIGINT ? "INT" : "TERM", self->busy);
         self->stop = true;
     }
@@ -402,7 +402,7 @@ sbx_worker_run (sbx_worker_t *self)
         int64_t wait = next - sbx_now_ms ();
         long timeout = wait < 0 ? 0 : wait;
         if (zmq_poll (it, (int) n, timeout) < 0 && zmq_errno () != EINTR) {
-            log_event (LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
+            log_event (CLOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
             usleep (10000);
             continue;
         }
@@ -478,7 +478,7 @@ sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size)
         goto fail;
 
     char q[600];
-    log_event (LOG_INFO, "worker_started",
+    log_event (CLOG_INFO, "worker_started",
                "worker=%s slots=%zu tasks=%s results=%s control=%s work_dir=%s version=%s",
                log_quote (q, sizeof q, cfg->worker_id, strlen (cfg->worker_id)), self->slots,
                cfg->tasks_endpoint, cfg->results_endpoint, cfg->control_endpoint, cfg->work_dir,
@@ -501,7 +501,7 @@ sbx_worker_destroy (sbx_worker_t **self_p)
     sbx_worker_t *self = *self_p;
     for (size_t i = 0; self->runs && i < self->slots; i++)
         if (self->runs[i]) {
-            log_event (LOG_INFO, "task_abandoned", "id=%s attempt=%u",
+            log_event (CLOG_INFO, "task_abandoned", "id=%s attempt=%u",
                        sbx_run_id (self->runs[i]), sbx_run_attempt (self->runs[i]));
             sbx_run_destroy (&self->runs[i]);
         }

@@ -4,7 +4,7 @@
 #include "store.h"
 #include "workers.h"
 
-#include "orch_czmq.h"
+#include <czmq.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +158,7 @@ s_rebuild_dispatched (void *arg, const char *id, uint32_t attempt)
     (void) attempt;
     size_t *recovered = arg;
     (*recovered)++;
-    log_event (LOG_WARN, "task_in_doubt", "id=%s attempt=%u status=dispatched", id, attempt);
+    log_event (CLOG_WARN, "task_in_doubt", "id=%s attempt=%u status=dispatched", id, attempt);
 }
 
 int
@@ -249,7 +249,7 @@ orch_dispatch_run (orch_t *orch)
         if (s_frame (rec, attempt, &p->frame, &p->size)
             || orch_store_set_dispatched (orch->store, id, attempt, now) != 1) {
             char quoted[128];
-            log_event (LOG_ERROR, "dispatch_failed", "id=%s attempt=%u reason=%s", id,
+            log_event (CLOG_ERROR, "dispatch_failed", "id=%s attempt=%u reason=%s", id,
                        attempt, log_quote (quoted, sizeof quoted, "cannot encode or record",
                                            23));
             free (p->frame);
@@ -273,10 +273,10 @@ orch_dispatch_run (orch_t *orch)
         if (zmq_send (orch->tasks, p->frame, p->size, ZMQ_DONTWAIT) < 0)
             break;
         s_mark (self, p->id, p->attempt);
-        log_event (LOG_INFO, "task_dispatched", "id=%s attempt=%u", p->id, p->attempt);
+        log_event (CLOG_INFO, "task_dispatched", "id=%s attempt=%u", p->id, p->attempt);
     }
     if (sent < n) {
-        log_event (LOG_WARN, "dispatch_blocked", "unsent=%zu errno=%d", n - sent, errno);
+        log_event (CLOG_WARN, "dispatch_blocked", "unsent=%zu errno=%d", n - sent, errno);
         orch_store_begin (orch->store);
         for (size_t i = sent; i < n; i++)
             orch_store_undo_dispatched (orch->store, batch[i].id, batch[i].attempt);

@@ -385,7 +385,7 @@ s_mhd_log (void *cls, const char *fmt, va_list args)
     while (len && text[len - 1] == '\n')
         len--;
     char quoted[600];
-    log_event (LOG_WARN, "http_error", "message=%s", log_quote (quoted, sizeof quoted, text, len));
+    log_event (CLOG_WARN, "http_error", "message=%s", log_quote (quoted, sizeof quoted, text, len));
 }
 
 /* --- the daemon ----------------------------------------------------------- */

@@ -27,7 +27,7 @@ s_worker_dead (void *arg, const orch_dead_worker_t *dead)
     log_quote (worker, sizeof worker, dead->worker, strlen (dead->worker));
     /*  Re-queueing dead->running is the reliability issue's job; today the
         worker only stops counting towards the credit.                      */
-    log_event (LOG_WARN, "worker_dead", "worker=%s silent_ms=%lld running=%zu tasks_done=%llu",
+    log_event (CLOG_WARN, "worker_dead", "worker=%s silent_ms=%lld running=%zu tasks_done=%llu",
                worker, (long long) dead->silent_ms, dead->running_count,
                (unsigned long long) dead->tasks_done);
 }
@@ -63,7 +63,7 @@ s_shutdown (orch_t *orch)
         zmq_poll (&item, 1, 20);
         orch_http_run (orch->http);
     }
-    log_event (LOG_INFO, "stopping", "waiters_answered=%zu unsent=%zu", woken,
+    log_event (CLOG_INFO, "stopping", "waiters_answered=%zu unsent=%zu", woken,
                orch_http_pending (orch->http));
 }
 
@@ -86,7 +86,7 @@ orch_loop_run (orch_t *orch, int signal_fd)
             timeout = (long) mhd;
         int rc = zmq_poll (items, 4, timeout);
         if (rc < 0 && zmq_errno () != EINTR) {
-            log_event (LOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
+            log_event (CLOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
             break;
         }
         if (rc > 0) {

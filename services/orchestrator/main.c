@@ -71,7 +71,7 @@ s_make_dirs (const char *path, char *err, size_t err_size)
         return -1;
     }
     if (st.st_mode & 077)
-        log_event (LOG_WARN, "data_dir_open", "data_dir=%s mode=%03o (0700 recommended)", path,
+        log_event (CLOG_WARN, "data_dir_open", "data_dir=%s mode=%03o (0700 recommended)", path,
                    (unsigned) (st.st_mode & 0777));
     return 0;
 }
@@ -104,8 +104,8 @@ s_last_endpoint (void *sock, char *buf, size_t size)
 static log_level_t
 s_level (const char *name)
 {
-    return !strcmp (name, "debug") ? LOG_DEBUG : !strcmp (name, "warn") ? LOG_WARN
-         : !strcmp (name, "error") ? LOG_ERROR : LOG_INFO;
+    return !strcmp (name, "debug") ? CLOG_DEBUG : !strcmp (name, "warn") ? CLOG_WARN
+         : !strcmp (name, "error") ? CLOG_ERROR : CLOG_INFO;
 }
 
 int
@@ -145,7 +145,7 @@ main (int argc, char **argv)
             s_die ("%s", err);
         char masked[32];
         cfg_mask_secret (orch.token, masked, sizeof masked);
-        log_event (LOG_INFO, created ? "token_generated" : "token_loaded", "token=%s file=%s",
+        log_event (CLOG_INFO, created ? "token_generated" : "token_loaded", "token=%s file=%s",
                    masked, token_path);
     }
     orch.token_len = strlen (orch.token);
@@ -164,7 +164,7 @@ main (int argc, char **argv)
         s_die ("%s", "cannot read the task queue from the database");
     uint64_t counts[PROTO_STATUS_COUNT_];
     if (orch_store_count (orch.store, counts) == 0)
-        log_event (LOG_INFO, "store_opened", "db=%s queued=%llu dispatched=%llu running=%llu",
+        log_event (CLOG_INFO, "store_opened", "db=%s queued=%llu dispatched=%llu running=%llu",
                    orch_store_path (orch.store),
                    (unsigned long long) counts[PROTO_STATUS_QUEUED],
                    (unsigned long long) counts[PROTO_STATUS_DISPATCHED],
@@ -190,8 +190,8 @@ main (int argc, char **argv)
     s_last_endpoint (orch.control, control, sizeof control);
     /*  Start and stop lines are printed whatever ORCH_LOG_LEVEL says:
         tests and supervisors read them.                                    */
-    log_set_level (LOG_INFO);
-    log_event (LOG_INFO, "ready", "http=%s:%d submit=%s tasks=%s results=%s control=%s"
+    log_set_level (CLOG_INFO);
+    log_event (CLOG_INFO, "ready", "http=%s:%d submit=%s tasks=%s results=%s control=%s"
                " data_dir=%s", orch_http_host (orch.http), orch_http_port (orch.http), submit,
                tasks, results, control, cfg.data_dir);
     log_set_level (s_level (cfg.log_level));
@@ -209,8 +209,8 @@ main (int argc, char **argv)
     orch_dispatch_destroy (&orch.dispatch);
     orch_store_destroy (&orch.store);
     close (sig_fd);
-    log_set_level (LOG_INFO);
-    log_event (LOG_INFO, "stopped", "signal=%s", signo == SIGINT ? "SIGINT"
+    log_set_level (CLOG_INFO);
+    log_event (CLOG_INFO, "stopped", "signal=%s", signo == SIGINT ? "SIGINT"
                                                 : signo == SIGTERM ? "SIGTERM" : "none");
     return signo ? 0 : 1;
 }

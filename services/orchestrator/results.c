@@ -22,9 +22,9 @@ s_hello (orch_t *orch, const proto_hello_t *h)
     log_quote (worker, sizeof worker, h->worker, strlen (h->worker));
     int rc = orch_workers_hello (orch->workers, h, orch_now_ms (), orch_mono_ms ());
     if (rc < 0)
-        log_event (LOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
+        log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
     else
-        log_event (LOG_INFO, rc ? "worker_joined" : "worker_hello", "worker=%s slots=%u",
+        log_event (CLOG_INFO, rc ? "worker_joined" : "worker_hello", "worker=%s slots=%u",
                    worker, h->slots);
 }
 
@@ -37,9 +37,9 @@ s_heartbeat (orch_t *orch, const proto_heartbeat_t *hb)
         return;
     log_quote (worker, sizeof worker, hb->worker, strlen (hb->worker));
     if (rc < 0)
-        log_event (LOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
+        log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
     else
-        log_event (LOG_INFO, "worker_joined", "worker=%s slots=%u via=heartbeat", worker,
+        log_event (CLOG_INFO, "worker_joined", "worker=%s slots=%u via=heartbeat", worker,
                    hb->free + (unsigned) hb->running_count);
 }
 
@@ -71,11 +71,11 @@ s_started (orch_t *orch, const proto_started_t *s)
     int rc = orch_store_set_started (orch->store, s->id, s->attempt, s->worker, now);
     if (rc == 1) {
         orch_dispatch_settled (orch->dispatch, s->id);
-        log_event (LOG_INFO, "task_started", "id=%s attempt=%u worker=%s", s->id, s->attempt,
+        log_event (CLOG_INFO, "task_started", "id=%s attempt=%u worker=%s", s->id, s->attempt,
                    worker);
     }
     else if (rc == 0)
-        log_event (LOG_INFO, "started_ignored", "id=%s attempt=%u worker=%s reason=%s", s->id,
+        log_event (CLOG_INFO, "started_ignored", "id=%s attempt=%u worker=%s reason=%s", s->id,
                    s->attempt, worker, s_why_ignored (orch, s->id, s->attempt));
 }
 
@@ -93,14 +93,14 @@ s_result (orch_t *orch, const proto_result_t *r, char *finished)
         char exit_text[24] = "null";
         if (r->has_exit_code)
             snprintf (exit_text, sizeof exit_text, "%lld", (long long) r->exit_code);
-        log_event (LOG_INFO, "task_finished", "id=%s attempt=%u status=%s exit=%s wall_ms=%llu"
+        log_event (CLOG_INFO, "task_finished", "id=%s attempt=%u status=%s exit=%s wall_ms=%llu"
                    " worker=%s", r->id, r->attempt, proto_status_name (r->status), exit_text,
                    (unsigned long long) r->wall_ms, worker);
         snprintf (finished, PROTO_ID_MAX + 1, "%s", r->id);
         return 1;
     }
     if (rc == 0)
-        log_event (LOG_WARN, "result_ignored", "id=%s attempt=%u worker=%s reason=%s", r->id,
+        log_event (CLOG_WARN, "result_ignored", "id=%s attempt=%u worker=%s reason=%s", r->id,
                    r->attempt, worker, s_why_ignored (orch, r->id, r->attempt));
     return 0;
 }
@@ -116,7 +116,7 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
         char quoted[2 * sizeof reason];
         snprintf (reason, sizeof reason, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
                   perr.message);
-        log_event (LOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s", size,
+        log_event (CLOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s", size,
                    perr.id[0] ? perr.id : "-",
                    log_quote (quoted, sizeof quoted, reason, strlen (reason)));
         return 0;
@@ -163,7 +163,7 @@ orch_results_drain (orch_t *orch, size_t max)
         taken++;
         /*  One message per frame: extra parts are not ours, drop them.     */
         if (zmq_msg_more (&frame)) {
-            log_event (LOG_WARN, "frame_dropped", "socket=results reason=\"multipart message\"");
+            log_event (CLOG_WARN, "frame_dropped", "socket=results reason=\"multipart message\"");
             while (zmq_msg_more (&frame)) {
                 zmq_msg_close (&frame);
                 zmq_msg_init (&frame);
@@ -182,7 +182,7 @@ orch_results_drain (orch_t *orch, size_t max)
         /*  Nothing of this batch is durable: the worker re-sends results
             until they are acknowledged (acks are a later issue), so only
             the waiters must not be told.                                   */
-        log_event (LOG_ERROR, "commit_failed", "frames=%zu", taken);
+        log_event (CLOG_ERROR, "commit_failed", "frames=%zu", taken);
         done = 0;
     }
     for (size_t i = 0; i < done; i++)

@@ -129,7 +129,7 @@ s_log_db_error (orch_store_t *self, const char *what)
 {
     char quoted[512];
     const char *msg = sqlite3_errmsg (self->db);
-    log_event (LOG_ERROR, "db_error", "op=%s error=%s", what,
+    log_event (CLOG_ERROR, "db_error", "op=%s error=%s", what,
                log_quote (quoted, sizeof quoted, msg, strlen (msg)));
 }
 
@@ -222,7 +222,7 @@ s_migrate (orch_store_t *self, char *err, size_t err_size)
         if (s_pragma (self->db, sql, err, err_size)
             || s_pragma (self->db, "COMMIT", err, err_size))
             goto fail;
-        log_event (LOG_INFO, "db_migrated", "from=%d to=%d", version, version + 1);
+        log_event (CLOG_INFO, "db_migrated", "from=%d to=%d", version, version + 1);
         version++;
     }
     return 0;
@@ -517,7 +517,7 @@ orch_record_decode_spec (orch_record_t *self)
         char quoted[400];
         char text[300];
         snprintf (text, sizeof text, "%s: %s", perr.field, perr.message);
-        log_event (LOG_ERROR, "spec_undecodable", "id=%s reason=%s", self->id,
+        log_event (CLOG_ERROR, "spec_undecodable", "id=%s reason=%s", self->id,
                    log_quote (quoted, sizeof quoted, text, strlen (text)));
         return -1;
     }

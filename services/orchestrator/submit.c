@@ -95,7 +95,7 @@ s_send_frame (orch_submit_t *self, const s_envelope_t *env, uint8_t *frame, size
   dropped:
     /*  The client is gone or not reading (ROUTER drops what it cannot
         route); nothing else to do.                                         */
-    log_event (LOG_DEBUG, "reply_dropped", "errno=%d", errno);
+    log_event (CLOG_DEBUG, "reply_dropped", "errno=%d", errno);
     free (frame);
 }
 
@@ -105,7 +105,7 @@ s_send (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *reply)
     uint8_t *frame = NULL;
     size_t size = 0;
     if (proto_encode (reply, &frame, &size)) {
-        log_event (LOG_ERROR, "reply_unencodable", "type=%s req=%llu",
+        log_event (CLOG_ERROR, "reply_unencodable", "type=%s req=%llu",
                    proto_type_name (reply->type), (unsigned long long) reply->req);
         return;
     }
@@ -327,13 +327,13 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
         char quoted[2 * sizeof message];
         snprintf (message, sizeof message, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
                   perr.message);
-        log_event (LOG_INFO, "request_rejected", "size=%zu reason=%s", size,
+        log_event (CLOG_INFO, "request_rejected", "size=%zu reason=%s", size,
                    log_quote (quoted, sizeof quoted, message, strlen (message)));
         s_error (self, env, perr.has_req ? perr.req : 0, "bad_request", perr.field, message);
         return;
     }
     if (!orch_token_equal (msg->token, strlen (msg->token), orch->token, orch->token_len)) {
-        log_event (LOG_INFO, "request_unauthorized", "type=%s", proto_type_name (msg->type));
+        log_event (CLOG_INFO, "request_unauthorized", "type=%s", proto_type_name (msg->type));
         s_error (self, env, msg->req, "unauthorized", "token", "token: wrong API token");
         proto_msg_destroy (&msg);
         return;
@@ -398,7 +398,7 @@ orch_submit_drain (orch_submit_t *self, size_t max)
         if (ok && env.count >= 1)
             s_request (self, &env, zmq_msg_data (&part), zmq_msg_size (&part));
         else
-            log_event (LOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\"");
+            log_event (CLOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\"");
         zmq_msg_close (&part);
     }
     return taken;

@@ -44,8 +44,8 @@ orch_tasks_accept (orch_t *orch, const proto_task_t *task, char *id, orch_err_t 
     if (rc != 0)
         return orch_err (err, 500, "internal", NULL, "cannot store the task");
     if (orch_dispatch_enqueue (orch->dispatch, id))
-        log_event (LOG_ERROR, "queue_full", "id=%s (queued on disk; a restart picks it up)",
+        log_event (CLOG_ERROR, "queue_full", "id=%s (queued on disk; a restart picks it up)",
                    id);
-    log_event (LOG_INFO, "task_accepted", "id=%s size=%zu", id, size);
+    log_event (CLOG_INFO, "task_accepted", "id=%s size=%zu", id, size);
     return 0;
 }

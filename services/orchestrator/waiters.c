@@ -6,7 +6,7 @@
 */
 #include "waiters.h"
 
-#include "orch_czmq.h"
+#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,7 +2,7 @@
 #include "workers.h"
 #include "log.h"
 
-#include "orch_czmq.h"
+#include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 

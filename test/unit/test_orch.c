@@ -1070,7 +1070,7 @@ END_TEST
 int
 main (void)
 {
-    log_set_level (LOG_ERROR);          /* the modules log every event */
+    log_set_level (CLOG_ERROR);          /* the modules log every event */
     Suite *s = suite_create ("orchestrator");
     TCase *tc = tcase_create ("codecs");
     tcase_set_timeout (tc, 30);

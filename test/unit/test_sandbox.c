@@ -54,7 +54,7 @@ s_setup (void)
     s_conf.maxima = (sbx_limits_t) { 600000, 600000, 4096ull * MIB, 1024, 4 * MIB, 1024 * MIB };
     s_conf.max_collect = 8 * MIB;
     s_conf.open_files = 256;
-    log_set_level (LOG_ERROR);
+    log_set_level (CLOG_ERROR);
 }
 
 static void
