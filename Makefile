@@ -2,7 +2,8 @@
 #
 #   make            release binaries into build/
 #   make run        install missing packages, build, start orchestrator + one sandbox
-#   make test       unit tests and end-to-end tests under ASan + UBSan
+#   make test       unit tests and end-to-end tests under ASan + UBSan, static checks
+#   make test-compose  build and run the Docker deployment on a private engine
 #   make clean      remove build/
 #
 # Two build modes share the sources: release (build/, -O2, hardened) and
@@ -37,7 +38,7 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 BINS := orchestrator agent-sandbox cleudo
 
-.PHONY: all run test unit e2e clean deps test-build install bench
+.PHONY: all run test unit e2e static test-compose clean deps test-build install bench
 .DEFAULT_GOAL := all
 
 all: $(addprefix build/,$(BINS))
@@ -107,7 +108,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e static
 
 unit: $(addprefix build/test/unit-,$(UNITS))
 	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done
@@ -115,6 +116,15 @@ unit: $(addprefix build/test/unit-,$(UNITS))
 E2E_ARGS ?=
 e2e: $(addprefix build/test/,$(BINS))
 	CLEUDO_BIN_DIR=$(CURDIR)/build/test $(PYTHON) -m pytest -q -p no:cacheprovider $(E2E_ARGS) test/e2e
+
+# Compose files, Dockerfiles and shell scripts, without a Docker engine.
+static:
+	test/static/check_static.sh
+
+# The real thing: a private Docker engine, both images, the stack scaled to two
+# sandboxes, tasks through the published ports (see test/compose/).
+test-compose: all
+	test/compose/test_compose.sh
 
 PREFIX ?= /usr/local
 install: all

@@ -9,7 +9,12 @@ set -euo pipefail
 BUILD_PKGS=(gcc make pkg-config libc6-dev
             libzmq3-dev libczmq-dev libmsgpack-dev libmicrohttpd-dev
             libsqlite3-dev libjansson-dev libseccomp-dev)
-TEST_PKGS=(check python3 python3-zmq python3-msgpack python3-pytest curl procps)
+TEST_PKGS=(check python3 python3-zmq python3-msgpack python3-pytest curl procps
+           shellcheck docker-compose)
+# Commands that may come from a package other than Debian's (this image's
+# nodejs bundles npm and conflicts with Debian's npm): installed only when the
+# command is missing.
+TEST_CMDS=(npm)
 PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 
 usage() {
@@ -22,12 +27,15 @@ missing_packages() {
         status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
         [[ "$status" == "install ok installed" ]] || printf '%s\n' "$pkg"
     done
+    for pkg in "${TEST_CMDS[@]}"; do
+        command -v "$pkg" >/dev/null 2>&1 || printf '%s\n' "$pkg"
+    done
 }
 
 quiet=0
 case "${1:-}" in
     --if-missing) quiet=1 ;;
-    --list) printf '%s\n' "${PKGS[@]}"; exit 0 ;;
+    --list) printf '%s\n' "${PKGS[@]}" "${TEST_CMDS[@]}"; exit 0 ;;
     -h|--help) usage; exit 0 ;;
     "") ;;
     *) echo "install-deps.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;

@@ -50,7 +50,7 @@ token=${ORCH_API_TOKEN:-$(cat "$ORCH_DATA_DIR/token" 2>/dev/null || true)}
 cat <<TXT
 
   CleudoCode is running.
-    Dashboard:  http://$http_addr/
+    HTTP API:   http://$http_addr/api/tasks
     API token:  $token
     Try it:     curl -H "Authorization: Bearer $token" -d '{"argv":["echo","hi"]}' 'http://$http_addr/api/tasks?wait=5'
                 CLEUDO_TOKEN=$token $bin/cleudo --endpoint $submit run -- sh -c 'echo hello from the sandbox'
@@ -60,5 +60,11 @@ TXT
 
 # Stop both when either exits.
 wait -n "$orch_pid" "$sbx_pid" || true
-echo "run-local: a service exited; stopping the other" >&2
+# On Ctrl-C the terminal signals all three of us; only an unexpected exit of
+# one service while the other still runs deserves a word.
+if kill -0 "$orch_pid" 2>/dev/null && ! kill -0 "$sbx_pid" 2>/dev/null; then
+    echo "run-local: agent-sandbox exited (see its log above)" >&2
+elif kill -0 "$sbx_pid" 2>/dev/null && ! kill -0 "$orch_pid" 2>/dev/null; then
+    echo "run-local: orchestrator exited (see its log above)" >&2
+fi
 stop
