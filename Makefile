@@ -69,7 +69,7 @@ build/test/cleudo: $(call obj,build/test,$(COMMON_SRC) $(PROTO_SRC) $(CLI_SRC))
 # One Check runner per component (test/unit/test_NAME.c -> build/test/unit-NAME),
 # each linking only the library objects of the component it tests.
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
-UNIT_common  := $(COMMON_SRC)
+UNIT_common  := $(COMMON_SRC) $(PROTO_SRC)
 UNIT_proto   := $(COMMON_SRC) $(PROTO_SRC)
 UNIT_sandbox := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(SBX_SRC))
 UNIT_orch    := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))

@@ -4,7 +4,7 @@
     DEALER socket (cli_client). Each subcommand lives in its own file
     (cli_cmd_*.c) and is listed once in the command table (cli_help.c),
     which also holds its help text. Option parsing is cli_args, printing of
-    records (human and JSON) is cli_output / cli_json / cli_text.
+    records (human and JSON) is cli_output / cli_json (the JSON itself is common/record_to_json).
 
     Exit status is part of the interface (scripts rely on it); the table
     below is printed by "cleudo help" and must stay in step with it.

@@ -1,7 +1,7 @@
 /*  cli_output.c - exit status, run output, human summaries.                */
 #define _GNU_SOURCE             /* sigabbrev_np */
 #include "cli_output.h"
-#include "cli_text.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -293,7 +293,7 @@ s_print_stream (FILE *out, const char *name, proto_bytes_t data, bool truncated)
     fprintf (out, "--- %s (%s%s) ---\n", name, size, truncated ? ", truncated" : "");
     if (!data.size)
         return;
-    if (!cli_is_text (data.data, data.size)) {
+    if (!utf8_is_text (data.data, data.size)) {
         fprintf (out, "(not text: use --json for the exact bytes, in %s_b64)\n", name);
         return;
     }

@@ -305,8 +305,10 @@ cfg_load (const cfg_option_t *opts, size_t count, int argc, char **argv,
         if (opts[i].def && s_parse (&opts[i], opts[i].def, false, err, err_size))
             return -1;          /* a bad default is a programming error */
     for (size_t i = 0; i < count; i++) {
+        /*  An empty variable counts as unset: compose passes `VAR=` from
+            .env files for every setting the user left blank.              */
         const char *value = getenv (opts[i].env);
-        if (value && s_parse (&opts[i], value, false, err, err_size))
+        if (value && *value && s_parse (&opts[i], value, false, err, err_size))
             return -1;
     }
     int at = 1;

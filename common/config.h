@@ -37,7 +37,8 @@ typedef struct {
     bool secret;            /* never printed in full */
 } cfg_option_t;
 
-/*  Load defaults, then the environment, then flags from argv[1..]. Stops at
+/*  Load defaults, then the environment (an empty variable counts as unset),
+    then flags from argv[1..]. Stops at
     the first argument that is not an option (or after "--") and stores its
     index in *first_arg. Returns 0 on success, 1 when --help was printed to
     stdout, -1 with a message in err.                                       */

@@ -90,7 +90,7 @@ s_note (sbx_run_t *self, const char *fmt, ...)
     va_end (args);
     if (n > 0 && len + (size_t) n >= sizeof self->notes)
         memcpy (self->notes + sizeof self->notes - 4, "...", 4);
-    sbx_utf8_fix (self->notes + len);
+    utf8_fix (self->notes + len);
 }
 
 static void
@@ -192,7 +192,7 @@ s_collect (sbx_run_t *self)
             dup = strcmp (self->files[j].path, path) == 0;
         if (dup)
             continue;
-        if (!sbx_utf8_valid (path, strlen (path))) {
+        if (!utf8_valid (path, strlen (path))) {
             s_note (self, "collect %s: refused: name is not valid UTF-8", path);
             continue;
         }

@@ -190,17 +190,19 @@ s_reject (sbx_worker_t *self, const proto_error_t *err, size_t size)
         snprintf (text, sizeof text, "%s: %s", err->field, err->message);
     else
         snprintf (text, sizeof text, "%s", err->message);
-    sbx_utf8_fix (text);                /* may quote a name from the frame */
+    utf8_fix (text);                    /* may quote a name from the frame */
     char q[700];
     log_quote (q, sizeof q, text, strlen (text));
     if (!err->id[0]) {
         log_event (CLOG_WARN, "frame_dropped", "size=%zu reason=%s", size, q);
         return;
     }
-    /*  The attempt is not part of what a failed decode yields: 1.         */
+    /*  The decoder reports the attempt when it could read one (0 when not):
+        answer for that attempt, so the orchestrator's same-attempt guard
+        accepts the rejection of a redispatched task; 1 otherwise.         */
     proto_result_t r = {
         .id = err->id,
-        .attempt = 1,
+        .attempt = err->attempt ? err->attempt : 1,
         .worker = self->cfg->worker_id,
         .status = PROTO_STATUS_REJECTED,
         .error = text,

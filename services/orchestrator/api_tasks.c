@@ -83,8 +83,13 @@ s_json_content_type (orch_req_t *req)
     size_t n = strcspn (type, ";");
     while (n && type[n - 1] == ' ')
         n--;
+    /*  `curl -d '{...}'` labels its body application/x-www-form-urlencoded;
+        the body is parsed as JSON whatever the label says, so that one is
+        accepted too. Bodies that declare another structure (multipart,
+        XML, ...) are refused with 415 rather than misread.                */
     return (n == 16 && strncasecmp (type, "application/json", 16) == 0)
-        || (n > 5 && strncasecmp (type + n - 5, "+json", 5) == 0);
+        || (n > 5 && strncasecmp (type + n - 5, "+json", 5) == 0)
+        || (n == 33 && strncasecmp (type, "application/x-www-form-urlencoded", 33) == 0);
 }
 
 static void

@@ -140,12 +140,12 @@ s_error_json (const orch_err_t *err)
     json_t *inner = json_object ();
     json_object_set_new (inner, "code", json_string (err->code));
     size_t len;
-    char *message = orch_utf8_lossy (err->message, strlen (err->message), &len);
+    char *message = utf8_lossy (err->message, strlen (err->message), &len);
     json_object_set_new (inner, "message", message ? json_stringn (message, len)
                                                    : json_string ("error"));
     free (message);
     if (err->field[0]) {
-        char *field = orch_utf8_lossy (err->field, strlen (err->field), &len);
+        char *field = utf8_lossy (err->field, strlen (err->field), &len);
         if (field)
             json_object_set_new (inner, "field", json_stringn (field, len));
         free (field);

@@ -1,4 +1,4 @@
-/*  task_json.c - JSON task map -> proto_task_t (validated) and back.      */
+/*  task_json.c - JSON task map -> proto_task_t, validated.                 */
 #include "task_json.h"
 #include "b64.h"
 #include "utf8.h"
@@ -42,7 +42,7 @@ s_bad (orch_err_t *err, const char *field, const char *message)
 static void
 s_field_key (char *out, size_t size, const char *name, const char *key, size_t len)
 {
-    size_t shown = len > KEY_SHOWN ? orch_utf8_cut (key, KEY_SHOWN) : len;
+    size_t shown = len > KEY_SHOWN ? utf8_cut (key, KEY_SHOWN) : len;
     snprintf (out, size, "%s[%.*s%s]", name, (int) shown, key, shown < len ? "..." : "");
 }
 
@@ -117,7 +117,7 @@ s_bytes (orch_task_in_t *self, const json_t *value, bool b64, const char *field,
     uint8_t *data;
     size_t size, bad_at;
     const char *why;
-    if (orch_b64_decode (text, len, &data, &size, &bad_at, &why)) {
+    if (b64_decode (text, len, &data, &size, &bad_at, &why)) {
         if (strcmp (why, "out of memory") == 0)
             return s_oom (err);
         return orch_err (err, 400, "bad_request", field,
@@ -335,7 +335,7 @@ orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err)
             i++;
         if (i == TOP_KEYS || strlen (key) != key_len) {
             char field[KEY_SHOWN + 8];
-            size_t shown = key_len > KEY_SHOWN ? orch_utf8_cut (key, KEY_SHOWN) : key_len;
+            size_t shown = key_len > KEY_SHOWN ? utf8_cut (key, KEY_SHOWN) : key_len;
             snprintf (field, sizeof field, "%.*s", (int) shown, key);
             return s_bad (err, field, "unknown field (known: argv, lang, code, code_b64, stdin,"
                           " stdin_b64, env, files, files_b64, limits, collect)");
@@ -385,186 +385,4 @@ orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err)
     if ((value = json_object_get (root, "collect")) && s_collect (self, value, err))
         return -1;
     return 0;
-}
-
-/* --- proto_task_t -> JSON ------------------------------------------------ */
-
-json_t *
-orch_json_text_or_null (const void *data, size_t size)
-{
-    if (!orch_utf8_valid (data, size))
-        return NULL;
-    return json_stringn_nocheck (size ? data : "", size);
-}
-
-json_t *
-orch_json_lossy (const void *data, size_t size)
-{
-    size_t len;
-    char *text = orch_utf8_lossy (size ? data : "", size, &len);
-    if (!text)
-        return NULL;
-    json_t *s = json_stringn_nocheck (text, len);
-    free (text);
-    return s;
-}
-
-json_t *
-orch_json_b64 (const void *data, size_t size)
-{
-    size_t len;
-    char *text = orch_b64_encode_new (data, size, &len);
-    if (!text)
-        return NULL;
-    json_t *s = json_stringn_nocheck (text, len);
-    free (text);
-    return s;
-}
-
-/*  Set name (text) or name_b64 (base64) on obj. 0 or -1.                  */
-static int
-s_set_bytes (json_t *obj, const char *name, proto_bytes_t b)
-{
-    json_t *text = orch_json_text_or_null (b.data, b.size);
-    if (text)
-        return json_object_set_new (obj, name, text);
-    char b64_name[64];
-    snprintf (b64_name, sizeof b64_name, "%s_b64", name);
-    return json_object_set_new (obj, b64_name, orch_json_b64 (b.data, b.size));
-}
-
-/*  A C string as JSON: text when valid UTF-8, else the lossy form (names
-    from the wire are NUL-free but not necessarily UTF-8).                 */
-static json_t *
-s_name (const char *text)
-{
-    size_t len = strlen (text);
-    json_t *s = orch_json_text_or_null (text, len);
-    return s ? s : orch_json_lossy (text, len);
-}
-
-/*  obj[key] = value where key came from the wire: NUL-free, maybe not
-    UTF-8 (jansson refuses such keys), then the lossy form. Steals value.  */
-static int
-s_set_named (json_t *obj, const char *key, json_t *value)
-{
-    size_t len = strlen (key);
-    if (orch_utf8_valid (key, len))
-        return json_object_set_new (obj, key, value);
-    char *lossy = orch_utf8_lossy (key, len, NULL);
-    int rc = lossy ? json_object_set_new (obj, lossy, value) : -1;
-    if (!lossy)
-        json_decref (value);
-    free (lossy);
-    return rc;
-}
-
-json_t *
-orch_task_to_json (const proto_task_t *task)
-{
-    json_t *obj = json_object ();
-    int rc = obj ? 0 : -1;
-    if (task->argc) {
-        json_t *argv = json_array ();
-        for (size_t i = 0; argv && i < task->argc; i++)
-            rc |= json_array_append_new (argv, s_name (task->argv[i]));
-        rc |= json_object_set_new (obj, "argv", argv);
-    }
-    else {
-        rc |= json_object_set_new (obj, "lang", json_string (proto_lang_name (task->lang)));
-        rc |= s_set_bytes (obj, "code", task->code);
-    }
-    if (task->has_stdin)
-        rc |= s_set_bytes (obj, "stdin", task->stdin_data);
-    if (task->env_count) {
-        json_t *env = json_object ();
-        for (size_t i = 0; env && i < task->env_count; i++)
-            rc |= json_object_set_new (env, task->env[i].key, s_name (task->env[i].value));
-        rc |= json_object_set_new (obj, "env", env);
-    }
-    if (task->file_count) {
-        json_t *text = json_object (), *b64 = json_object ();
-        for (size_t i = 0; text && b64 && i < task->file_count; i++) {
-            const proto_file_t *f = &task->files[i];
-            json_t *s = orch_json_text_or_null (f->content.data, f->content.size);
-            if (s)
-                rc |= s_set_named (text, f->path, s);
-            else
-                rc |= s_set_named (b64, f->path,
-                                   orch_json_b64 (f->content.data, f->content.size));
-        }
-        if (json_object_size (text))
-            rc |= json_object_set (obj, "files", text);
-        if (json_object_size (b64))
-            rc |= json_object_set (obj, "files_b64", b64);
-        json_decref (text);
-        json_decref (b64);
-    }
-    const proto_limits_t *l = &task->limits;
-    json_t *limits = json_object ();
-    for (size_t i = 0; limits && i < LIMITS; i++) {
-        uint64_t v = *(const uint64_t *) ((const char *) l + s_limits[i].offset);
-        if (v)
-            rc |= json_object_set_new (limits, s_limits[i].name, json_integer ((json_int_t) v));
-    }
-    if (l->network >= 0)
-        rc |= json_object_set_new (limits, "network", json_boolean (l->network));
-    if (json_object_size (limits))
-        rc |= json_object_set (obj, "limits", limits);
-    json_decref (limits);
-    if (task->collect_count) {
-        json_t *collect = json_array ();
-        for (size_t i = 0; collect && i < task->collect_count; i++)
-            rc |= json_array_append_new (collect, s_name (task->collect[i]));
-        rc |= json_object_set_new (obj, "collect", collect);
-    }
-    if (rc) {
-        json_decref (obj);
-        return NULL;
-    }
-    return obj;
-}
-
-char *
-orch_task_summary (const proto_task_t *task)
-{
-    enum { MAX = 200 };
-    char buf[MAX + 8];
-    size_t len = 0;
-    if (task->argc) {
-        for (size_t i = 0; i < task->argc && len < MAX; i++) {
-            if (i)
-                buf[len++] = ' ';
-            size_t n = strlen (task->argv[i]);
-            if (n > MAX - len)
-                n = MAX - len;
-            memcpy (buf + len, task->argv[i], n);
-            len += n;
-        }
-    }
-    else {
-        const char *lang = proto_lang_name (task->lang);
-        len = (size_t) snprintf (buf, sizeof buf, "%s: ", lang ? lang : "?");
-        const char *code = (const char *) task->code.data;
-        size_t n = task->code.size;
-        /*  Skip leading blank lines; keep the first line with content.     */
-        while (n && (*code == '\n' || *code == '\r' || *code == ' ' || *code == '\t')) {
-            code++;
-            n--;
-        }
-        const char *nl = n ? memchr (code, '\n', n) : NULL;
-        if (nl)
-            n = (size_t) (nl - code);
-        if (n > MAX - len)
-            n = MAX - len;
-        if (n)
-            memcpy (buf + len, code, n);
-        len += n;
-    }
-    len = orch_utf8_cut (buf, len);
-    /*  Control characters (tabs, NULs, CR) become spaces: one line.        */
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char) buf[i] < 0x20 || buf[i] == 0x7f)
-            buf[i] = ' ';
-    return orch_utf8_lossy (buf, len, NULL);
 }

@@ -1,6 +1,7 @@
-/*  task_json.h - the task map in JSON, both ways.
+/*  task_json.h - a POST /api/tasks body -> proto_task_t, validated.
 
-    Accepted form (POST /api/tasks body; also the "task" of a record):
+    Accepted form (the same as the "task" of a record, which
+    common/task_to_json.h writes):
       {"argv": ["prog", "arg", ...]}                       or
       {"lang": "sh"|"bash"|"python3", "code": "..."}       ("code_b64": base64)
     optional: "stdin" | "stdin_b64", "env" {NAME: value},
@@ -13,10 +14,6 @@
     rules); every error names its field the way proto does: "argv",
     "argv[2]", "env[NAME]", "files[a/b]", "limits.wall_ms", "collect[0]".
     Unknown top-level or limits keys are errors (typos must not pass).
-
-    Output: text when the bytes are valid UTF-8, else the _b64 twin alone
-    ("code_b64", "stdin_b64", files in "files_b64"), so the output can be
-    posted back unchanged.
 */
 #ifndef ORCH_TASK_JSON_H_INCLUDED
 #define ORCH_TASK_JSON_H_INCLUDED
@@ -40,22 +37,5 @@ typedef struct {
     field) filled. Always call orch_task_in_free afterwards.                */
 int orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err);
 void orch_task_in_free (orch_task_in_t *self);
-
-/*  The task as JSON in the accepted form; NULL when out of memory.         */
-json_t *orch_task_to_json (const proto_task_t *task);
-
-/*  A one-line description for listings: argv joined with spaces, or
-    "LANG: first line of code"; at most ~200 bytes, valid UTF-8. malloc'd. */
-char *orch_task_summary (const proto_task_t *task);
-
-/*  JSON string from bytes: text when valid UTF-8 (NUL allowed), else NULL
-    (the caller then uses the _b64 form).                                   */
-json_t *orch_json_text_or_null (const void *data, size_t size);
-
-/*  JSON string with the lossy UTF-8 form of bytes (U+FFFD replacements).   */
-json_t *orch_json_lossy (const void *data, size_t size);
-
-/*  JSON string with the base64 of bytes.                                   */
-json_t *orch_json_b64 (const void *data, size_t size);
 
 #endif

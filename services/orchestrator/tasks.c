@@ -4,7 +4,7 @@
 #include "log.h"
 #include "orch_config.h"
 #include "store.h"
-#include "task_json.h"
+#include "task_summary.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,7 @@ orch_tasks_accept (orch_t *orch, const proto_task_t *task, char *id, orch_err_t 
                              "encodes to %zu bytes, above the frame limit of %lld bytes"
                              " (ORCH_MAX_FRAME)", size, (long long) orch->cfg->max_frame);
         }
-        char *summary = orch_task_summary (task);
+        char *summary = task_summary (task);
         rc = orch_store_insert (orch->store, id, frame, size, summary ? summary : "",
                                 orch_now_ms ());
         free (summary);

@@ -104,7 +104,7 @@ orch_token_load_or_create (const char *data_dir, char *out, size_t out_size,
         uint8_t raw[32];
         orch_random (raw, sizeof raw);
         char text[64];
-        size_t len = orch_b64_encode (raw, sizeof raw, text, true);
+        size_t len = b64_encode (raw, sizeof raw, text, true);
         if (len + 1 > out_size) {
             close (fd);
             snprintf (err, err_size, "token buffer too small");

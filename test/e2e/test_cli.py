@@ -430,7 +430,7 @@ def test_json_record_schema(fake):
     assert rec["stdout"] == "héllo ✓\n" and "stdout_b64" not in rec
     assert base64.b64decode(rec["stderr_b64"]) == b"a\x00b\xffc"
     assert rec["stderr"] == "a\u0000b\ufffdc"
-    assert rec["files"] == {"out.txt": "text\n", "bin": "\ufffd\u0000"}
+    assert rec["files"] == {"out.txt": "text\n"}   # binary files only in files_b64
     assert rec["files_b64"] == {"bin": base64.b64encode(b"\xff\x00").decode()}
     assert rec["file_refs"] == ["big.dat"]
     assert rec["task"] == {"argv": ["echo", "hi"], "env": {"K": "V"},

@@ -177,3 +177,13 @@ def test_cleudo_wrong_token_says_what_to_do(system):
     proc = system.cleudo("run", "--", "true", token="not-the-token-0000")
     assert proc.returncode == 3
     assert b"token" in proc.stderr
+
+
+def test_curl_form_label_is_accepted_as_json(system):
+    """The README's curl example: `curl -d` labels the body form-urlencoded."""
+    status, _, body = system.http("POST", "/api/tasks?wait=5", b'{"argv":["echo","hi"]}',
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and body["stdout"] == "hi\n"
+    status, _, body = system.http("POST", "/api/tasks", b'<xml/>',
+                                  headers={"Content-Type": "application/xml"})
+    assert status == 415 and body["error"]["code"] == "unsupported_media_type"

@@ -1,6 +1,7 @@
 /*  test_cli.c - cleudo's pieces without a network: option parsing into a
     proto_task_t, units, the token search, exit status for every terminal
-    status, output printing, JSON rendering and the text helpers.
+    status, output printing and JSON printing (the JSON schema, base64 and
+    UTF-8 are common's: see test_common.c).
 
     Check runs every test in its own process (so chdir/setenv stay local)
     with a timeout.                                                         */
@@ -10,7 +11,7 @@
 #include "../../cli/cli_json.h"
 #include "../../cli/cli_output.h"
 #include "../../cli/cli_task_spec.h"
-#include "../../cli/cli_text.h"
+#include "record_to_json.h"
 
 #include <check.h>
 #include <ftw.h>
@@ -598,254 +599,37 @@ END_TEST
 /*  ---------------------------------------------------------------------
     JSON                                                                   */
 
-static json_t *
-s_json (const proto_record_t *r)
+START_TEST (json_print_record_is_the_common_record_on_one_line)
 {
-    json_t *j = cli_json_record (r);
-    ck_assert_ptr_nonnull (j);
-    return j;
-}
-
-START_TEST (json_text_and_b64_twin)
-{
-    static const uint8_t nul[] = { 'a', 0, 'b' };
-    static const uint8_t bad[] = { 'a', 0xff, 'b', 0xe2, 0x82 };
-    const char *utf8 = "h\xc3\xa9llo \xe2\x9c\x93\n";
-    proto_record_t r = s_record (PROTO_STATUS_SUCCEEDED);
-    r.result.has_exit_code = true;
-    r.result.stdout_data = (proto_bytes_t) { (const uint8_t *) utf8, strlen (utf8) };
-    r.result.stderr_data = (proto_bytes_t) { nul, sizeof nul };
-    json_t *j = s_json (&r);
-    ck_assert_str_eq (json_string_value (json_object_get (j, "stdout")), utf8);
-    ck_assert_ptr_null (json_object_get (j, "stdout_b64"));
-    /*  NUL: kept in the text (as \u0000), and the exact twin is there.     */
-    json_t *e = json_object_get (j, "stderr");
-    ck_assert_uint_eq (json_string_length (e), 3);
-    ck_assert_mem_eq (json_string_value (e), "a\0b", 3);
-    ck_assert_str_eq (json_string_value (json_object_get (j, "stderr_b64")), "YQBi");
-    char *dump = json_dumps (j, JSON_COMPACT);
-    ck_assert_ptr_nonnull (strstr (dump, "\"stderr\":\"a\\u0000b\""));
-    free (dump);
-    json_decref (j);
-
-    r.result.stdout_data = (proto_bytes_t) { bad, sizeof bad };
-    j = s_json (&r);
-    ck_assert_str_eq (json_string_value (json_object_get (j, "stdout")),
-                      "a\xef\xbf\xbd" "b\xef\xbf\xbd");
-    ck_assert_str_eq (json_string_value (json_object_get (j, "stdout_b64")), "Yf9i4oI=");
-    json_decref (j);
-}
-END_TEST
-
-START_TEST (json_record_shape)
-{
-    static const uint8_t blob[] = { 0xff, 0 };
-    proto_file_t files[] = {
-        { "out.txt", { (const uint8_t *) "text\n", 5 } },
-        { "bin", { blob, sizeof blob } },
-    };
-    const char *refs[] = { "big.dat", NULL };
+    static const uint8_t bad[] = { 'a', 0xff };
     const char *argv[] = { "echo", "hi", NULL };
-    proto_env_t env[] = { { "K", "V" } };
-    proto_record_t r = s_record (PROTO_STATUS_KILLED);
-    r.worker = "w-1";
-    r.created_ms = 1000;
-    r.dispatched_ms = 1002;
-    r.started_ms = 1003;
-    r.finished_ms = 1050;
+    proto_record_t r = s_record (PROTO_STATUS_SUCCEEDED);
     r.task.argv = argv;
     r.task.argc = 2;
-    r.task.env = env;
-    r.task.env_count = 1;
-    r.task.limits.wall_ms = 5000;
-    r.task.limits.network = 0;
-    r.task.has_stdin = true;
-    r.task.stdin_data = (proto_bytes_t) { blob, sizeof blob };
-    r.result.has_signal = true;
-    r.result.signal = 9;
-    r.result.files = files;
-    r.result.file_count = 2;
-    r.result.file_refs = refs;
-    r.result.file_ref_count = 1;
-    r.result.wall_ms = 47;
-    r.result.max_rss_kb = 1234;
-    json_t *j = s_json (&r);
-    static const char *const keys[] = {
-        "id", "status", "attempt", "worker", "created_ms", "dispatched_ms", "started_ms",
-        "finished_ms", "task", "exit_code", "signal", "stdout", "stderr", "stdout_truncated",
-        "stderr_truncated", "wall_ms", "cpu_ms", "max_rss_kb", "error", "files", "files_b64",
-        "file_refs"
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        ck_assert_msg (json_object_get (j, keys[i]), "missing %s", keys[i]);
-    ck_assert_str_eq (json_string_value (json_object_get (j, "status")), "killed");
-    ck_assert (json_is_null (json_object_get (j, "exit_code")));
-    ck_assert_int_eq (json_integer_value (json_object_get (j, "signal")), 9);
-    ck_assert (json_is_null (json_object_get (j, "error")));
-    ck_assert (json_is_false (json_object_get (j, "stdout_truncated")));
-    ck_assert_int_eq (json_integer_value (json_object_get (j, "max_rss_kb")), 1234);
-    ck_assert_int_eq (json_integer_value (json_object_get (j, "dispatched_ms")), 1002);
-    json_t *f = json_object_get (j, "files");
-    ck_assert_str_eq (json_string_value (json_object_get (f, "out.txt")), "text\n");
-    ck_assert_mem_eq (json_string_value (json_object_get (f, "bin")), "\xef\xbf\xbd\0", 4);
-    json_t *fb = json_object_get (j, "files_b64");
-    ck_assert_uint_eq (json_object_size (fb), 1);
-    ck_assert_str_eq (json_string_value (json_object_get (fb, "bin")), "/wA=");
-    ck_assert_str_eq (json_string_value (json_array_get (json_object_get (j, "file_refs"), 0)),
-                      "big.dat");
-
-    /*  The task in POST body shape: text or _b64, never both.             */
-    json_t *t = json_object_get (j, "task");
-    ck_assert_str_eq (json_string_value (json_array_get (json_object_get (t, "argv"), 1)), "hi");
-    ck_assert_ptr_null (json_object_get (t, "stdin"));
-    ck_assert_str_eq (json_string_value (json_object_get (t, "stdin_b64")), "/wA=");
-    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (t, "env"), "K")), "V");
-    json_t *lim = json_object_get (t, "limits");
-    ck_assert_uint_eq (json_object_size (lim), 2);
-    ck_assert_int_eq (json_integer_value (json_object_get (lim, "wall_ms")), 5000);
-    ck_assert (json_is_false (json_object_get (lim, "network")));
-    ck_assert_ptr_null (json_object_get (t, "files"));
-    ck_assert_ptr_null (json_object_get (t, "lang"));
-    json_decref (j);
-}
-END_TEST
-
-START_TEST (json_nulls_where_not_reached)
-{
-    const char *argv[] = { "true", NULL };
-    proto_record_t r = s_record (PROTO_STATUS_QUEUED);
-    r.attempt = 0;
-    r.created_ms = 5;
-    r.task.argv = argv;
-    r.task.argc = 1;
-    /*  Even if the result struct holds something, a queued task shows none */
     r.result.has_exit_code = true;
-    json_t *j = s_json (&r);
-    ck_assert (json_is_null (json_object_get (j, "worker")));
-    ck_assert (json_is_null (json_object_get (j, "dispatched_ms")));
-    ck_assert (json_is_null (json_object_get (j, "started_ms")));
-    ck_assert (json_is_null (json_object_get (j, "finished_ms")));
-    ck_assert_int_eq (json_integer_value (json_object_get (j, "created_ms")), 5);
-    static const char *const result_keys[] = {
-        "exit_code", "signal", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
-        "wall_ms", "cpu_ms", "max_rss_kb", "error", "files", "files_b64", "file_refs"
-    };
-    for (size_t i = 0; i < sizeof result_keys / sizeof result_keys[0]; i++)
-        ck_assert_msg (json_is_null (json_object_get (j, result_keys[i])), "%s", result_keys[i]);
-    ck_assert_ptr_null (json_object_get (json_object_get (j, "task"), "limits"));
-    json_decref (j);
-}
-END_TEST
-
-START_TEST (json_code_task_and_odd_paths)
-{
-    static const uint8_t code[] = "print(1)\n";
-    static const uint8_t blob[] = { 1, 0xfe };
-    proto_file_t in[] = { { "a.txt", { (const uint8_t *) "x", 1 } }, { "b", { blob, 2 } } };
-    proto_file_t out[] = { { "bad\xff" "name", { (const uint8_t *) "y", 1 } } };
-    proto_record_t r = s_record (PROTO_STATUS_SUCCEEDED);
-    r.task.lang = PROTO_LANG_PYTHON3;
-    r.task.code = (proto_bytes_t) { code, sizeof code - 1 };
-    r.task.files = in;
-    r.task.file_count = 2;
-    r.result.files = out;
-    r.result.file_count = 1;
-    json_t *j = s_json (&r);
-    json_t *t = json_object_get (j, "task");
-    ck_assert_str_eq (json_string_value (json_object_get (t, "lang")), "python3");
-    ck_assert_str_eq (json_string_value (json_object_get (t, "code")), "print(1)\n");
-    ck_assert_ptr_null (json_object_get (t, "argv"));
-    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (t, "files"), "a.txt")),
-                      "x");
-    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (t, "files_b64"),
-                                                          "b")), "Af4=");
-    /*  A collected path that is not UTF-8 still renders (lossy key).       */
-    ck_assert_str_eq (json_string_value (json_object_get (json_object_get (j, "files"),
-                                                          "bad\xef\xbf\xbdname")), "y");
-    json_decref (j);
+    r.result.stdout_data = (proto_bytes_t) { bad, sizeof bad };
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream (&text, &len);
+    ck_assert_ptr_nonnull (out);
+    ck_assert_int_eq (cli_json_print_record (out, &r), 0);
+    fclose (out);
+    json_t *expect = record_to_json (&r, NULL);
+    char *line = json_dumps (expect, JSON_COMPACT);
+    ck_assert_uint_eq (len, strlen (line) + 1);
+    ck_assert_mem_eq (text, line, len - 1);
+    ck_assert_int_eq (text[len - 1], '\n');
+    /*  The same schema as the HTTP API, summary included.                  */
+    ck_assert_str_eq (json_string_value (json_object_get (expect, "summary")), "echo hi");
+    ck_assert_str_eq (json_string_value (json_object_get (expect, "stdout_b64")), "Yf8=");
+    free (line);
+    free (text);
+    json_decref (expect);
 }
 END_TEST
 
 /*  ---------------------------------------------------------------------
-    Text helpers                                                           */
-
-START_TEST (utf8_rules)
-{
-#define VALID(s) cli_utf8_valid ((const uint8_t *) (s), sizeof (s) - 1)
-    ck_assert (VALID (""));
-    ck_assert (VALID ("plain"));
-    ck_assert (VALID ("\xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80"));
-    ck_assert (VALID ("\xf4\x8f\xbf\xbf"));        /* U+10FFFF */
-    ck_assert (VALID ("\xed\x9f\xbf"));            /* U+D7FF */
-    ck_assert (!VALID ("\xc0\x80"));               /* overlong NUL */
-    ck_assert (!VALID ("\xe0\x80\xaf"));           /* overlong / */
-    ck_assert (!VALID ("\xed\xa0\x80"));           /* surrogate */
-    ck_assert (!VALID ("\xf4\x90\x80\x80"));       /* above U+10FFFF */
-    ck_assert (!VALID ("\xf8\x88\x80\x80\x80"));
-    ck_assert (!VALID ("\xe2\x82"));               /* truncated */
-    ck_assert (!VALID ("\x80"));
-    ck_assert (cli_is_text ((const uint8_t *) "ok", 2));
-    ck_assert (!cli_is_text ((const uint8_t *) "o\0k", 3));
-    ck_assert (cli_is_text (NULL, 0));
-#undef VALID
-}
-END_TEST
-
-START_TEST (utf8_lossy_replaces_maximal_subparts)
-{
-    size_t len;
-    char *s = cli_utf8_lossy ((const uint8_t *) "a\xe2\x82" "b", 4, &len);
-    ck_assert_str_eq (s, "a\xef\xbf\xbd" "b");         /* one U+FFFD for E2 82 */
-    free (s);
-    s = cli_utf8_lossy ((const uint8_t *) "\xf0\x80x", 3, &len);
-    ck_assert_str_eq (s, "\xef\xbf\xbd\xef\xbf\xbdx"); /* F0 then 80: two */
-    free (s);
-    s = cli_utf8_lossy ((const uint8_t *) "\xed\xa0\x80", 3, &len);
-    ck_assert_uint_eq (len, 9);                         /* surrogate: three */
-    free (s);
-    s = cli_utf8_lossy ((const uint8_t *) "x\0y", 3, &len);
-    ck_assert_uint_eq (len, 3);
-    ck_assert_mem_eq (s, "x\0y", 3);
-    free (s);
-    s = cli_utf8_lossy (NULL, 0, &len);
-    ck_assert_str_eq (s, "");
-    free (s);
-}
-END_TEST
-
-START_TEST (base64_vectors)
-{
-    static const char *const vec[][2] = {
-        { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-        { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
-    };
-    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
-        char *b = cli_base64 ((const uint8_t *) vec[i][0], strlen (vec[i][0]));
-        ck_assert_str_eq (b, vec[i][1]);
-        uint8_t *back;
-        size_t n;
-        ck_assert_int_eq (cli_base64_decode (b, strlen (b), &back, &n), 0);
-        ck_assert_uint_eq (n, strlen (vec[i][0]));
-        ck_assert_mem_eq (back, vec[i][0], n);
-        free (back);
-        free (b);
-    }
-    uint8_t all[256];
-    for (int i = 0; i < 256; i++)
-        all[i] = (uint8_t) i;
-    char *b = cli_base64 (all, sizeof all);
-    uint8_t *back;
-    size_t n;
-    ck_assert_int_eq (cli_base64_decode (b, strlen (b), &back, &n), 0);
-    ck_assert_uint_eq (n, 256);
-    ck_assert_mem_eq (back, all, 256);
-    free (back);
-    free (b);
-    ck_assert_int_eq (cli_base64_decode ("Zg=", 3, &back, &n), -1);
-    ck_assert_int_eq (cli_base64_decode ("Z=g=", 4, &back, &n), -1);
-    ck_assert_int_eq (cli_base64_decode ("Zm9!", 4, &back, &n), -1);
-}
-END_TEST
+    Display                                                                */
 
 START_TEST (display_formats)
 {
@@ -946,13 +730,7 @@ main (void)
     tcase_add_test (out, exit_code_for_every_terminal_status);
     tcase_add_test (out, outcome_message_is_clean);
     tcase_add_test (out, run_output_is_exact);
-    tcase_add_test (out, json_text_and_b64_twin);
-    tcase_add_test (out, json_record_shape);
-    tcase_add_test (out, json_nulls_where_not_reached);
-    tcase_add_test (out, json_code_task_and_odd_paths);
-    tcase_add_test (out, utf8_rules);
-    tcase_add_test (out, utf8_lossy_replaces_maximal_subparts);
-    tcase_add_test (out, base64_vectors);
+    tcase_add_test (out, json_print_record_is_the_common_record_on_one_line);
     tcase_add_test (out, display_formats);
     tcase_add_test (out, summary_mentions_the_essentials);
     tcase_add_test (out, command_table_and_help);

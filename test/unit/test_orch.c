@@ -1,7 +1,8 @@
 /*  test_orch.c - the orchestrator's modules without its sockets to the
-    outside: base64, UTF-8, token, SQLite store, task JSON, record JSON,
-    worker credit, dispatch (over inproc), waiters, result handling.       */
-#include "b64.h"
+    outside: token, SQLite store, task JSON parsing, the record JSON of a
+    stored task, worker credit, dispatch (over inproc), waiters, result
+    handling. (base64, UTF-8 and the JSON schema are common's: see
+    test_common.c.)                                                         */
 #include "log.h"
 #include "dispatch.h"
 #include "orch.h"
@@ -10,9 +11,10 @@
 #include "results.h"
 #include "store.h"
 #include "task_json.h"
+#include "task_summary.h"
+#include "task_to_json.h"
 #include "tasks.h"
 #include "token.h"
-#include "utf8.h"
 #include "waiters.h"
 #include "workers.h"
 
@@ -93,153 +95,6 @@ s_result (const char *id, uint32_t attempt, proto_status_t status)
     r.max_rss_kb = 999;
     return r;
 }
-
-/* --- base64 ---------------------------------------------------------------- */
-
-START_TEST (b64_vectors)
-{
-    static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-    static const char *const std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                       "Zm9vYmFy" };
-    static const char *const url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
-    for (size_t i = 0; i < 7; i++) {
-        char out[32];
-        size_t n = orch_b64_encode (plain[i], strlen (plain[i]), out, false);
-        ck_assert_str_eq (out, std[i]);
-        ck_assert_uint_eq (n, orch_b64_encoded_len (strlen (plain[i]), false));
-        n = orch_b64_encode (plain[i], strlen (plain[i]), out, true);
-        ck_assert_str_eq (out, url[i]);
-        ck_assert_uint_eq (n, orch_b64_encoded_len (strlen (plain[i]), true));
-        uint8_t *back = NULL;
-        size_t size = 99;
-        ck_assert_int_eq (orch_b64_decode (std[i], strlen (std[i]), &back, &size, NULL, NULL), 0);
-        ck_assert_uint_eq (size, strlen (plain[i]));
-        ck_assert (memcmp (back, plain[i], size) == 0);
-        free (back);
-    }
-    /*  URL alphabet: 62 and 63 are '-' and '_'.                            */
-    char out[8];
-    orch_b64_encode ("\xfb\xff", 2, out, true);
-    ck_assert_str_eq (out, "-_8");
-    orch_b64_encode ("\xfb\xff", 2, out, false);
-    ck_assert_str_eq (out, "+/8=");
-}
-END_TEST
-
-START_TEST (b64_round_trip_all_bytes)
-{
-    uint8_t data[300];
-    for (size_t i = 0; i < sizeof data; i++)
-        data[i] = (uint8_t) (i * 7 + 3);
-    for (size_t len = 0; len < sizeof data; len += 1 + len / 8) {
-        size_t n;
-        char *text = orch_b64_encode_new (data, len, &n);
-        ck_assert_ptr_nonnull (text);
-        uint8_t *back;
-        size_t size;
-        ck_assert_int_eq (orch_b64_decode (text, n, &back, &size, NULL, NULL), 0);
-        ck_assert_uint_eq (size, len);
-        ck_assert (len == 0 || memcmp (back, data, len) == 0);
-        free (back);
-        free (text);
-    }
-}
-END_TEST
-
-START_TEST (b64_strict_rejects)
-{
-    static const struct { const char *text; size_t at; const char *why; } bad[] = {
-        { "Zg", 2, "multiple of 4" },
-        { "Zg=", 3, "multiple of 4" },
-        { "Zm9v\n", 5, "multiple of 4" },
-        { "Zm9\n", 3, "not a base64" },
-        { "Zm=v", 2, "padding" },
-        { "Z===", 1, "padding" },
-        { "====", 0, "padding" },
-        { "Zh==", 1, "trailing bits" },
-        { "Zm9=", 2, "trailing bits" },
-        { "@@@@", 0, "not a base64" },
-        { "Zm9v-_==", 4, "not a base64" },
-        { "Zg==Zg==", 2, "padding" },
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        uint8_t *out = NULL;
-        size_t size, at = 999;
-        const char *why = NULL;
-        ck_assert_msg (orch_b64_decode (bad[i].text, strlen (bad[i].text), &out, &size, &at,
-                                        &why) == -1, "accepted %s", bad[i].text);
-        ck_assert_ptr_null (out);
-        ck_assert_msg (strstr (why, bad[i].why), "%s: %s", bad[i].text, why);
-        ck_assert_msg (at == bad[i].at, "%s: at %zu", bad[i].text, at);
-    }
-}
-END_TEST
-
-/* --- UTF-8 ----------------------------------------------------------------- */
-
-START_TEST (utf8_validation)
-{
-    static const struct { const char *s; size_t n; bool ok; } cases[] = {
-        { "", 0, true },
-        { "plain ascii", 11, true },
-        { "caf\xc3\xa9", 5, true },
-        { "\xe2\x9c\x93", 3, true },
-        { "\xf4\x8f\xbf\xbf", 4, true },            /* U+10FFFF */
-        { "a\0b", 3, true },                         /* NUL is valid */
-        { "\xc0\x80", 2, false },                    /* overlong NUL */
-        { "\xe0\x80\xaf", 3, false },                /* overlong */
-        { "\xed\xa0\x80", 3, false },                /* surrogate */
-        { "\xf4\x90\x80\x80", 4, false },            /* above U+10FFFF */
-        { "\x80", 1, false },
-        { "\xe2\x82", 2, false },                    /* cut short */
-        { "\xff", 1, false },
-        { "\xf8\x88\x80\x80\x80", 5, false },        /* 5-byte form */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        ck_assert_msg (orch_utf8_valid (cases[i].s, cases[i].n) == cases[i].ok, "case %zu", i);
-}
-END_TEST
-
-START_TEST (utf8_lossy_replaces_maximal_subparts)
-{
-    static const struct { const char *in; size_t n; const char *out; } cases[] = {
-        { "abc", 3, "abc" },
-        { "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
-        { "\xe2\x82", 2, "\xef\xbf\xbd" },                    /* one for the cut sequence */
-        { "\xe2\x82" "A", 3, "\xef\xbf\xbd" "A" },
-        { "\xf0\x9f\x98" "x", 4, "\xef\xbf\xbd" "x" },
-        { "\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd" },        /* two: C0 never starts one */
-        { "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-        { "ok\xe2\x9c\x93", 5, "ok\xe2\x9c\x93" },
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t len;
-        char *out = orch_utf8_lossy (cases[i].in, cases[i].n, &len);
-        ck_assert_ptr_nonnull (out);
-        ck_assert_msg (len == strlen (cases[i].out) && memcmp (out, cases[i].out, len) == 0,
-                       "case %zu", i);
-        ck_assert (orch_utf8_valid (out, len));
-        free (out);
-    }
-    /*  NUL survives.                                                       */
-    size_t len;
-    char *out = orch_utf8_lossy ("a\0\xff", 3, &len);
-    ck_assert_uint_eq (len, 5);
-    ck_assert (memcmp (out, "a\0\xef\xbf\xbd", 5) == 0);
-    free (out);
-}
-END_TEST
-
-START_TEST (utf8_cut_keeps_whole_characters)
-{
-    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2\x82", 4), 2);
-    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2\x82\xac", 5), 5);
-    ck_assert_uint_eq (orch_utf8_cut ("ab\xe2", 3), 2);
-    ck_assert_uint_eq (orch_utf8_cut ("abc", 3), 3);
-    ck_assert_uint_eq (orch_utf8_cut ("\xc3\xa9", 2), 2);
-    ck_assert_uint_eq (orch_utf8_cut ("\xf0\x9f\x98", 3), 0);
-}
-END_TEST
 
 /* --- token ----------------------------------------------------------------- */
 
@@ -526,7 +381,7 @@ START_TEST (task_json_full_body)
     ck_assert_int_eq (t->limits.network, 0);
     ck_assert_uint_eq (t->collect_count, 1);
     /*  Back to JSON: the same form (binary as _b64 only).                 */
-    json_t *out = orch_task_to_json (t);
+    json_t *out = task_to_json (t);
     ck_assert_ptr_nonnull (out);
     json_t *expect = json_loads (text, JSON_ALLOW_NUL, NULL);
     char *a = json_dumps (out, JSON_SORT_KEYS), *b = json_dumps (expect, JSON_SORT_KEYS);
@@ -544,16 +399,16 @@ START_TEST (task_json_full_body)
     size_t size;
     ck_assert_int_eq (proto_encode (&msg, &frame, &size), 0);
     free (frame);
-    char *summary = orch_task_summary (t);
+    char *summary = task_summary (t);
     ck_assert_str_eq (summary, "python3: print(1)");
     free (summary);
     orch_task_in_free (&in);
 
     ck_assert_int_eq (s_parse ("{\"argv\": [\"echo\", \"a\\tb\", \"c\"]}", &in, &err), 0);
-    summary = orch_task_summary (&in.task);
+    summary = task_summary (&in.task);
     ck_assert_str_eq (summary, "echo a b c");
     free (summary);
-    out = orch_task_to_json (&in.task);
+    out = task_to_json (&in.task);
     ck_assert_str_eq (json_string_value (json_array_get (json_object_get (out, "argv"), 1)),
                       "a\tb");
     ck_assert_ptr_null (json_object_get (out, "limits"));
@@ -640,22 +495,6 @@ START_TEST (task_json_limits_at_the_bounds)
 }
 END_TEST
 
-START_TEST (task_json_binary_code_round_trips_as_b64)
-{
-    proto_task_t t = { 0 };
-    t.lang = PROTO_LANG_SH;
-    t.code = (proto_bytes_t) { (const uint8_t *) "echo \xff", 6 };
-    t.has_stdin = true;
-    t.stdin_data = (proto_bytes_t) { NULL, 0 };
-    t.limits.network = -1;
-    json_t *out = orch_task_to_json (&t);
-    ck_assert_ptr_null (json_object_get (out, "code"));
-    ck_assert_str_eq (json_string_value (json_object_get (out, "code_b64")), "ZWNobyD/");
-    ck_assert_str_eq (json_string_value (json_object_get (out, "stdin")), "");
-    json_decref (out);
-}
-END_TEST
-
 /* --- record JSON ----------------------------------------------------------- */
 
 START_TEST (record_json_text_b64_twins_and_nulls)
@@ -664,7 +503,7 @@ START_TEST (record_json_text_b64_twins_and_nulls)
     const char *id = "0123456789ab-0000000a";
     orch_store_t *store = s_store_with (id);
     orch_record_t *rec;
-    /*  Queued: results are null, files empty.                              */
+    /*  Queued: results are null, files too.                                */
     ck_assert_int_eq (orch_store_get (store, id, true, &rec), 1);
     json_t *j = orch_record_to_json (rec, true);
     ck_assert_ptr_nonnull (j);
@@ -676,7 +515,9 @@ START_TEST (record_json_text_b64_twins_and_nulls)
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         ck_assert_msg (json_is_null (json_object_get (j, nulls[i])), "%s not null", nulls[i]);
     ck_assert_int_eq (json_integer_value (json_object_get (j, "created_ms")), 1000);
-    ck_assert_int_eq (json_object_size (json_object_get (j, "files")), 0);
+    ck_assert (json_is_null (json_object_get (j, "files")));
+    ck_assert (json_is_null (json_object_get (j, "file_refs")));
+    ck_assert_str_eq (json_string_value (json_object_get (j, "summary")), "echo hi");
     ck_assert_ptr_nonnull (json_object_get (j, "task"));
     json_decref (j);
     orch_record_destroy (&rec);
@@ -1074,12 +915,6 @@ main (void)
     Suite *s = suite_create ("orchestrator");
     TCase *tc = tcase_create ("codecs");
     tcase_set_timeout (tc, 30);
-    tcase_add_test (tc, b64_vectors);
-    tcase_add_test (tc, b64_round_trip_all_bytes);
-    tcase_add_test (tc, b64_strict_rejects);
-    tcase_add_test (tc, utf8_validation);
-    tcase_add_test (tc, utf8_lossy_replaces_maximal_subparts);
-    tcase_add_test (tc, utf8_cut_keeps_whole_characters);
     tcase_add_test (tc, token_compare_and_validate);
     tcase_add_test (tc, token_file_created_0600_and_reused);
     tcase_add_test (tc, task_ids_sort_by_time);
@@ -1097,7 +932,6 @@ main (void)
     tcase_add_test (tc, task_json_full_body);
     tcase_add_test (tc, task_json_errors_name_their_field);
     tcase_add_test (tc, task_json_limits_at_the_bounds);
-    tcase_add_test (tc, task_json_binary_code_round_trips_as_b64);
     tcase_add_test (tc, record_json_text_b64_twins_and_nulls);
     suite_add_tcase (s, tc);
 

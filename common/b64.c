@@ -1,4 +1,4 @@
-/*  b64.c - base64 encoding and strict decoding.                            */
+/*  b64.c - base64 encoding and strict decoding (see b64.h).                */
 #include "b64.h"
 
 #include <stdlib.h>
@@ -10,7 +10,7 @@ static const char s_url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 size_t
-orch_b64_encoded_len (size_t size, bool url)
+b64_encoded_len (size_t size, bool url)
 {
     if (url)
         return size / 3 * 4 + (size % 3 ? size % 3 + 1 : 0);
@@ -18,7 +18,7 @@ orch_b64_encoded_len (size_t size, bool url)
 }
 
 size_t
-orch_b64_encode (const void *data, size_t size, char *out, bool url)
+b64_encode (const void *data, size_t size, char *out, bool url)
 {
     const uint8_t *in = data;
     const char *abc = url ? s_url : s_std;
@@ -47,15 +47,15 @@ orch_b64_encode (const void *data, size_t size, char *out, bool url)
 }
 
 char *
-orch_b64_encode_new (const void *data, size_t size, size_t *out_len)
+b64_encode_new (const void *data, size_t size, size_t *out_len)
 {
     if (size > (SIZE_MAX - 4) / 4 * 3)
         return NULL;
-    size_t len = orch_b64_encoded_len (size, false);
+    size_t len = b64_encoded_len (size, false);
     char *out = malloc (len + 1);
     if (!out)
         return NULL;
-    orch_b64_encode (data, size, out, false);
+    b64_encode (data, size, out, false);
     if (out_len)
         *out_len = len;
     return out;
@@ -78,7 +78,7 @@ s_value (char c)
 }
 
 int
-orch_b64_decode (const char *text, size_t len, uint8_t **out, size_t *out_size,
+b64_decode (const char *text, size_t len, uint8_t **out, size_t *out_size,
                  size_t *bad_at, const char **why)
 {
     size_t dummy_at;

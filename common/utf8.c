@@ -1,12 +1,14 @@
-/*  utf8.c - strict UTF-8 validation and lossy conversion.                  */
+/*  utf8.c - strict UTF-8 validation and repair (see utf8.h).              */
 #include "utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*  Length of the valid sequence starting at p (1..4), or 0 when the bytes
-    at p do not start a valid sequence; in that case *bad gets how many
-    bytes form the maximal invalid subpart to replace (at least 1).        */
+/*  Table 3-7 of the Unicode standard: length of the valid sequence at p
+    (1..4), or 0 when the bytes at p do not start one; then *bad gets the
+    length of the maximal invalid subpart to replace (at least 1): the lead
+    byte plus the continuation bytes that were still acceptable.            */
 static size_t
 s_sequence (const uint8_t *p, size_t left, size_t *bad)
 {
@@ -43,12 +45,12 @@ s_sequence (const uint8_t *p, size_t left, size_t *bad)
     }
     if (i == need)
         return need;
-    *bad = i;                           /* lead byte plus valid continuations */
+    *bad = i;
     return 0;
 }
 
 bool
-orch_utf8_valid (const void *data, size_t size)
+utf8_valid (const void *data, size_t size)
 {
     const uint8_t *p = data;
     size_t at = 0;
@@ -67,8 +69,14 @@ orch_utf8_valid (const void *data, size_t size)
     return true;
 }
 
+bool
+utf8_is_text (const void *data, size_t size)
+{
+    return utf8_valid (data, size);
+}
+
 char *
-orch_utf8_lossy (const void *data, size_t size, size_t *out_size)
+utf8_lossy (const void *data, size_t size, size_t *out_size)
 {
     const uint8_t *p = data;
     /*  Worst case: every byte becomes U+FFFD (3 bytes).                    */
@@ -80,7 +88,7 @@ orch_utf8_lossy (const void *data, size_t size, size_t *out_size)
     size_t at = 0, len = 0;
     while (at < size) {
         size_t bad = 0;
-        size_t n = p[at] < 0x80 ? 1 : s_sequence (p + at, size - at, &bad);
+        size_t n = s_sequence (p + at, size - at, &bad);
         if (n) {
             memcpy (out + len, p + at, n);
             len += n;
@@ -92,14 +100,14 @@ orch_utf8_lossy (const void *data, size_t size, size_t *out_size)
             at += bad;
         }
     }
-    out [len] = '\0';
+    out[len] = '\0';
     if (out_size)
         *out_size = len;
     return out;
 }
 
 size_t
-orch_utf8_cut (const void *data, size_t size)
+utf8_cut (const void *data, size_t size)
 {
     const uint8_t *p = data;
     /*  Step back over at most 3 continuation bytes to the lead byte; keep
@@ -112,9 +120,25 @@ orch_utf8_cut (const void *data, size_t size)
     }
     if (at == 0)
         return size;
+    /*  F8..FF never start a sequence: nothing to keep whole.               */
     uint8_t lead = p[at - 1];
-    size_t need = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    size_t need = lead < 0xc0 || lead >= 0xf8 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
     if (need > 1 && back + 1 < need)
         return at - 1;
     return size;
+}
+
+void
+utf8_fix (char *text)
+{
+    uint8_t *p = (uint8_t *) text;
+    size_t len = strlen (text);
+    for (size_t at = 0; at < len;) {
+        size_t bad;
+        size_t n = s_sequence (p + at, len - at, &bad);
+        if (n)
+            at += n;
+        else
+            p[at++] = '?';
+    }
 }
