@@ -74,6 +74,7 @@ UNIT_proto   := $(COMMON_SRC) $(PROTO_SRC)
 UNIT_sandbox := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(SBX_SRC))
 UNIT_orch    := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
 UNIT_isolation := $(UNIT_sandbox)
+UNIT_ns      := $(UNIT_sandbox)
 UNIT_cli     := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(CLI_SRC))
 UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
 
@@ -92,7 +93,7 @@ build/test/obj/test/unit/test_orch.o: TEST_CFLAGS += -Iservices/orchestrator
 build/test/try-syscall: test/probe/try-syscall.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -o $@ $<
-build/test/unit-isolation: | build/test/try-syscall
+build/test/unit-isolation build/test/unit-ns: | build/test/try-syscall
 
 test-build: $(addprefix build/test/,$(BINS)) $(addprefix build/test/unit-,$(UNITS)) build/test/try-syscall
 
