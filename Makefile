@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, start orchestrator + one sandbox
 #   make test       unit tests and end-to-end tests under ASan + UBSan, static checks
 #   make test-compose  build and run the Docker deployment on a private engine
+#   make bench      benchmarks (one table, build/bench.json); make bench-compare
 #   make clean      remove build/
 #
 # Two build modes share the sources: release (build/, -O2, hardened) and
@@ -38,7 +39,7 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 BINS := orchestrator agent-sandbox cleudo
 
-.PHONY: all run test unit e2e static test-compose clean deps test-build install bench
+.PHONY: all run test unit e2e static test-compose clean deps test-build install bench bench-compare
 .DEFAULT_GOAL := all
 
 all: $(addprefix build/,$(BINS))
@@ -115,7 +116,7 @@ unit: $(addprefix build/test/unit-,$(UNITS))
 	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done
 
 E2E_ARGS ?=
-e2e: $(addprefix build/test/,$(BINS))
+e2e: $(addprefix build/test/,$(BINS)) build/test/try-syscall
 	CLEUDO_BIN_DIR=$(CURDIR)/build/test $(PYTHON) -m pytest -q -p no:cacheprovider $(E2E_ARGS) test/e2e
 
 # Compose files, Dockerfiles and shell scripts, without a Docker engine.
@@ -126,6 +127,17 @@ static:
 # sandboxes, tasks through the published ports (see test/compose/).
 test-compose: all
 	test/compose/test_compose.sh
+
+# ---- benchmarks (bench/; never part of `make test`) -----------------------
+# make bench [BENCH_QUICK=1] [BENCH_TASKS=N]; make bench-compare
+include bench/bench.mk
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-build
+	@$(PYTHON) bench/bench.py
+
+bench-compare:
+	@$(PYTHON) bench/compare.py
 
 PREFIX ?= /usr/local
 install: all

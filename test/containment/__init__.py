@@ -1,0 +1,1 @@
+"""Containment suite helpers (see test/e2e/test_containment.py)."""
