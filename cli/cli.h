@@ -28,6 +28,7 @@ typedef enum {
     CLI_EXIT_UNREACHABLE    = 4,    /* no answer from the orchestrator */
     CLI_EXIT_INTERNAL       = 5,    /* unexpected reply, out of memory */
     CLI_EXIT_WAIT_TIMEOUT   = 6,    /* wait --timeout passed, task not finished */
+    CLI_EXIT_QUEUE_FULL     = 7,    /* the orchestrator's queue is full: retry later */
     CLI_EXIT_TASK_TIMEOUT   = 124,  /* task timed_out (like timeout(1)) */
     CLI_EXIT_TASK_ABORTED   = 125,  /* rejected, cancelled, lost, output_limit,
                                        internal_error */
@@ -69,6 +70,7 @@ int cli_cmd_run (cli_global_t *global, int argc, char **argv);
 int cli_cmd_submit (cli_global_t *global, int argc, char **argv);
 int cli_cmd_get (cli_global_t *global, int argc, char **argv);
 int cli_cmd_wait (cli_global_t *global, int argc, char **argv);
+int cli_cmd_cancel (cli_global_t *global, int argc, char **argv);
 int cli_cmd_help (cli_global_t *global, int argc, char **argv);
 
 /*  Print "cleudo: ..." plus a newline to stderr.                           */

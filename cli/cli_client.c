@@ -235,6 +235,14 @@ cli_client_report (cli_client_t *self, const proto_msg_t *reply, const char *req
         cli_error ("the orchestrator refused the token (from %s): set CLEUDO_TOKEN or --token "
                    "(make run prints it)", self->token_source);
     else
+    if (strcmp (code, "queue_full") == 0) {
+        cli_error ("the orchestrator's queue is full; retry later");
+        return CLI_EXIT_QUEUE_FULL;
+    }
+    else
+    if (strcmp (code, "conflict") == 0 && id)
+        cli_error ("cannot %s task %s: %s", request, id, message);
+    else
     if (strcmp (code, "not_found") == 0 && id)
         cli_error ("no task with id %s", id);
     else
@@ -247,12 +255,13 @@ cli_client_report (cli_client_t *self, const proto_msg_t *reply, const char *req
 }
 
 int
-cli_client_submit (cli_client_t *self, const proto_task_t *task, char *id)
+cli_client_submit (cli_client_t *self, const proto_task_t *task, const char *key, char *id)
 {
     proto_msg_t request;
     memset (&request, 0, sizeof request);
     request.type = PROTO_REQ_SUBMIT;
     request.u.submit.task = *task;
+    request.u.submit.key = key;
     proto_msg_t *reply;
     int rc = cli_client_call (self, &request, self->connect_timeout_ms, &reply);
     if (rc)
@@ -264,6 +273,23 @@ cli_client_submit (cli_client_t *self, const proto_task_t *task, char *id)
     else
         rc = cli_client_report (self, reply, "submit", NULL);
     proto_msg_destroy (&reply);
+    return rc;
+}
+
+int
+cli_client_cancel (cli_client_t *self, const char *id, proto_msg_t **reply)
+{
+    proto_msg_t request;
+    memset (&request, 0, sizeof request);
+    request.type = PROTO_REQ_CANCEL;
+    request.u.get.id = id;
+    int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
+    if (rc)
+        return rc;
+    if ((*reply)->type == PROTO_REP_TASK)
+        return 0;
+    rc = cli_client_report (self, *reply, "cancel", id);
+    proto_msg_destroy (reply);
     return rc;
 }
 

@@ -53,8 +53,16 @@ int cli_client_report (cli_client_t *self, const proto_msg_t *reply, const char 
                        const char *id);
 
 /*  Submit a task; 0 with the new id copied into id (PROTO_ID_MAX + 1
-    bytes), or an exit status (message printed).                            */
-int cli_client_submit (cli_client_t *self, const proto_task_t *task, char *id);
+    bytes), or an exit status (message printed; CLI_EXIT_QUEUE_FULL when
+    the orchestrator's queue is full). key: idempotency key or NULL (the
+    same key gives the same id, however often it is sent).                 */
+int cli_client_submit (cli_client_t *self, const proto_task_t *task, const char *key,
+                       char *id);
+
+/*  Cancel a task: 0 with the "task" reply (its record after the cancel)
+    in *reply, or an exit status (message printed; a finished task is
+    CLI_EXIT_REFUSED).                                                      */
+int cli_client_cancel (cli_client_t *self, const char *id, proto_msg_t **reply);
 
 /*  Fetch a task's record: 0 with a "task" reply in *reply, or an exit
     status (message printed).                                               */

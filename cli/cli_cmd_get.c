@@ -1,4 +1,5 @@
-/*  cli_cmd_get.c - "cleudo get ID" and "cleudo wait ID".                  */
+/*  cli_cmd_get.c - the commands about one task ID: "cleudo get ID",
+    "cleudo wait ID" and "cleudo cancel ID".                                */
 #include "cli.h"
 #include "cli_args.h"
 #include "cli_client.h"
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { O_JSON = CLI_OPT_COMMAND_, O_TIMEOUT };
+enum { O_JSON = CLI_OPT_COMMAND_, O_TIMEOUT, O_WAIT };
 
 static const cli_opt_t s_get_opts[] = {
     CLI_GLOBAL_OPTS,
@@ -21,9 +22,16 @@ static const cli_opt_t s_wait_opts[] = {
     { "timeout", 0, true, O_TIMEOUT },
 };
 
+static const cli_opt_t s_cancel_opts[] = {
+    CLI_GLOBAL_OPTS,
+    { "json", 0, false, O_JSON },
+    { "wait", 0, false, O_WAIT },
+};
+
 typedef struct {
     const char *id;                     /* the task id */
     bool json;                          /* --json */
+    bool wait;                          /* cancel --wait */
     uint64_t timeout_ms;                /* wait --timeout, 0: none */
 } s_args_t;
 
@@ -58,6 +66,9 @@ s_parse (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts, siz
         else
         if (id == O_JSON)
             args->json = true;
+        else
+        if (id == O_WAIT)
+            args->wait = true;
         else
         if (id == O_TIMEOUT) {
             if (cli_parse_duration (p.name, p.value, &args->timeout_ms, err, sizeof err)) {
@@ -147,6 +158,41 @@ cli_cmd_wait (cli_global_t *global, int argc, char **argv)
         }
         else
             cli_error ("task %s has not finished after %s", args.id, dur);
+    }
+    proto_msg_destroy (&reply);
+    cli_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_cmd_cancel (cli_global_t *global, int argc, char **argv)
+{
+    s_args_t args;
+    cli_client_t *client = NULL;
+    proto_msg_t *reply = NULL;
+    int rc = s_parse (global, argc, argv, s_cancel_opts,
+                      sizeof s_cancel_opts / sizeof s_cancel_opts[0], &args, &client);
+    if (rc >= 0)
+        return rc;
+    rc = cli_client_cancel (client, args.id, &reply);
+    if (rc == 0 && args.wait && !proto_status_is_terminal (reply->u.record.status)) {
+        proto_msg_destroy (&reply);
+        rc = cli_client_wait (client, args.id, 0, &reply);
+    }
+    if (rc == 0) {
+        const proto_record_t *record = &reply->u.record;
+        if (args.json)
+            rc = cli_json_print_record (stdout, record) ? CLI_EXIT_INTERNAL : 0;
+        else
+        if (record->status == PROTO_STATUS_CANCELLED)
+            printf ("task %s cancelled\n", args.id);
+        else
+        if (proto_status_is_terminal (record->status))
+            printf ("task %s finished before the cancel reached it (%s)\n", args.id,
+                    proto_status_name (record->status));
+        else
+            printf ("task %s: cancel requested; its worker is stopping it"
+                    " (cleudo wait %s shows the end)\n", args.id, args.id);
     }
     proto_msg_destroy (&reply);
     cli_client_destroy (&client);

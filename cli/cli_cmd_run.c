@@ -45,7 +45,7 @@ cli_cmd_run (cli_global_t *global, int argc, char **argv)
     int rc = s_start (global, argc, argv, &spec, &client);
     if (rc >= 0)
         goto done;
-    rc = cli_client_submit (client, &spec.task, id);
+    rc = cli_client_submit (client, &spec.task, spec.key, id);
     if (rc)
         goto done;
     rc = cli_client_wait (client, id, 0, &reply);
@@ -76,7 +76,7 @@ cli_cmd_submit (cli_global_t *global, int argc, char **argv)
     int rc = s_start (global, argc, argv, &spec, &client);
     if (rc >= 0)
         goto done;
-    rc = cli_client_submit (client, &spec.task, id);
+    rc = cli_client_submit (client, &spec.task, spec.key, id);
     if (rc)
         goto done;
     /*  Ids are [A-Za-z0-9_-]: safe to print, also inside JSON quotes.     */

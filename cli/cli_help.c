@@ -38,13 +38,19 @@ EXIT_HELP_CLEUDO
 #define EXIT_HELP_COLLIDE \
 "  A task's own exit code can be one of cleudo's too: --json tells them apart.\n"
 
-#define EXIT_HELP_CLEUDO \
+#define EXIT_HELP_QUEUE_FULL \
+"  7                      the orchestrator's queue is full (ORCH_MAX_QUEUED\n" \
+"                         tasks wait); nothing was queued: retry later\n"
+
+#define EXIT_HELP_CLEUDO_BASE \
 "  2                      usage error: unknown option, bad value, unreadable\n" \
 "                         file, no token\n" \
 "  3                      the orchestrator refused the request (wrong token,\n" \
-"                         no such task, invalid task)\n" \
+"                         no such task, invalid task, cancel of a finished task)\n" \
 "  4                      the orchestrator cannot be reached or stopped answering\n" \
 "  5                      internal error (a reply cleudo cannot read, out of memory)\n"
+
+#define EXIT_HELP_CLEUDO EXIT_HELP_CLEUDO_BASE EXIT_HELP_QUEUE_FULL
 
 #define EXIT_HELP_PLAIN \
 "Exit status:\n" \
@@ -64,6 +70,9 @@ EXIT_HELP_CLEUDO
 "  --collect PATH         send the workspace file PATH back with the result\n" \
 "                         (repeatable; see --json for the contents)\n" \
 "  --network              ask for network access (if the worker allows it)\n" \
+"  --key KEY              idempotency key: submitting again with the same KEY\n" \
+"                         gives the task of the first submission instead of a\n" \
+"                         new one (safe retries after a timeout or a crash)\n" \
 "\n" \
 "Limits (those not given take the worker's defaults; values above the\n" \
 "worker's maxima are lowered to them and the result's error says so):\n" \
@@ -163,6 +172,23 @@ EXIT_HELP_TASK
 "  6                      --timeout passed before the task finished\n"
 EXIT_HELP_COLLIDE;
 
+static const char s_cancel_help[] =
+"usage: cleudo cancel [OPTIONS] ID\n"
+"\n"
+"Cancel a task. A task that has not started yet is cancelled at once; a\n"
+"running one is killed by its worker (with its whole process group) and ends\n"
+"with status cancelled, keeping the output it wrote so far.\n"
+"\n"
+"Options:\n"
+"  --wait                 wait until the task has ended before returning\n"
+"  --json                 print the task record as one JSON object\n"
+"\n"
+GLOBAL_HELP
+"\n"
+"Exit status: 0 when the cancel was accepted (the task is cancelled, or being\n"
+"killed). A task that has finished already cannot be cancelled: exit 3.\n"
+EXIT_HELP_CLEUDO;
+
 static const char s_help_help[] =
 "usage: cleudo help [COMMAND]\n"
 "\n"
@@ -175,6 +201,7 @@ static const cli_command_t s_commands[] = {
     { "submit", cli_cmd_submit, "queue a task and print its id at once", s_submit_help },
     { "get", cli_cmd_get, "show a task: status, exit code, timings, output", s_get_help },
     { "wait", cli_cmd_wait, "wait until a task finishes, then show it like get", s_wait_help },
+    { "cancel", cli_cmd_cancel, "cancel a task (kill it if it runs)", s_cancel_help },
     { "help", cli_cmd_help, "show help for cleudo or for one command", s_help_help },
 };
 #define N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -210,8 +237,9 @@ cli_help_print_main (void)
             "  128+N when signal N killed it, 137 for its memory limit, 125 when it\n"
             "  did not run to completion (see 'cleudo help run'). Otherwise:\n"
             "  0                      success\n"
-            EXIT_HELP_CLEUDO
-            "  6                      wait --timeout passed before the task finished\n");
+            EXIT_HELP_CLEUDO_BASE
+            "  6                      wait --timeout passed before the task finished\n"
+            EXIT_HELP_QUEUE_FULL);
 }
 
 int

@@ -19,7 +19,8 @@ enum {
     O_FILE_SIZE,
     O_NETWORK,
     O_JSON,
-    O_QUIET
+    O_QUIET,
+    O_KEY
 };
 
 static const cli_opt_t s_task_opts[] = {
@@ -38,6 +39,7 @@ static const cli_opt_t s_task_opts[] = {
     { "network", 0, false, O_NETWORK },
     { "json", 0, false, O_JSON },
     { "quiet", 'q', false, O_QUIET },
+    { "key", 0, true, O_KEY },
 };
 #define TASK_OPTS (sizeof s_task_opts / sizeof s_task_opts[0])
 
@@ -265,6 +267,19 @@ s_task_option (cli_task_spec_t *self, int id, const char *name, const char *valu
         case O_QUIET:
             self->quiet = true;
             return 0;
+        case O_KEY: {
+            size_t len = strlen (value);
+            bool ok = len >= 1 && len <= PROTO_NAME_MAX;
+            for (size_t i = 0; ok && i < len; i++)
+                ok = (unsigned char) value[i] >= 0x20 && value[i] != 0x7f;
+            if (!ok) {
+                snprintf (err, err_size, "invalid %s: expected 1 to %d bytes without control"
+                          " characters", name, PROTO_NAME_MAX);
+                return -1;
+            }
+            self->key = value;
+            return 0;
+        }
         default:
             snprintf (err, err_size, "option '%s' is not handled (bug)", name);
             return -1;

@@ -17,6 +17,7 @@ typedef struct {
     bool json;                          /* --json */
     bool quiet;                         /* --quiet */
     bool help;                          /* --help was asked for */
+    const char *key;                    /* --key: idempotency key, or NULL */
     const char *code_path;              /* FILE of --lang, "-" for stdin */
     const char *stdin_path;             /* --stdin FILE */
     uint8_t *code_buf;                  /* owned: code bytes */

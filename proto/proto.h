@@ -154,6 +154,12 @@ typedef struct {
     uint32_t free;                      /* idle slots */
     const char **running;               /* task ids */
     size_t running_count;
+    const uint32_t *attempts;           /* optional: NULL, or the attempt of
+                                           each running[i] (running_count
+                                           entries) */
+    size_t attempt_count;               /* set by the decoder (equal to
+                                           running_count or 0); the encoder
+                                           ignores it */
 } proto_heartbeat_t;
 
 typedef struct {
@@ -172,14 +178,27 @@ typedef struct {
     proto_bytes_t data;
 } proto_output_t;
 
+/*  cancel: attempt and worker narrow it down (0 / NULL: any).              */
 typedef struct {
     const char *id;
+    uint32_t attempt;                   /* 0: whatever attempt runs */
+    const char *worker;                 /* NULL: every worker */
 } proto_cancel_t;
 
 typedef struct {
     const char **ids;
     size_t id_count;
+    const uint32_t *attempts;           /* optional: NULL, or the attempt of
+                                           the result acknowledged for each
+                                           ids[i] (id_count entries) */
+    size_t attempt_count;               /* set by the decoder; see heartbeat */
 } proto_ack_t;
+
+/*  bye (sandbox -> orchestrator): the worker leaves; tasks it still had
+    are not running any more.                                               */
+typedef struct {
+    const char *worker;
+} proto_bye_t;
 
 /*  The orchestrator's record of a task, as sent to clients ("task" reply,
     "tasks" items). Timestamps are Unix milliseconds, 0 when not reached.  */
@@ -252,6 +271,7 @@ typedef enum {
     PROTO_STARTED,
     PROTO_OUTPUT,
     PROTO_RESULT,
+    PROTO_BYE,
     /* worker link: control socket (orchestrator -> sandboxes) */
     PROTO_CANCEL,
     PROTO_ACK,
@@ -276,7 +296,8 @@ typedef enum {
     SUBMIT; "task" is a work item on TASKS and a reply on REPLY).           */
 typedef enum {
     PROTO_CH_TASKS = 1,                 /* task */
-    PROTO_CH_RESULTS,                   /* hello heartbeat started output result */
+    PROTO_CH_RESULTS,                   /* hello heartbeat started output result
+                                           bye */
     PROTO_CH_CONTROL,                   /* cancel ack */
     PROTO_CH_SUBMIT,                    /* submit get wait cancel list workers */
     PROTO_CH_REPLY                      /* accepted task tasks workers error */
@@ -297,6 +318,7 @@ typedef struct {
         proto_result_t result;
         proto_cancel_t cancel;
         proto_ack_t ack;
+        proto_bye_t bye;
         proto_req_submit_t submit;      /* PROTO_REQ_SUBMIT */
         proto_req_id_t get;             /* PROTO_REQ_GET, _WAIT, _CANCEL */
         proto_req_list_t list;          /* PROTO_REQ_LIST */

@@ -97,6 +97,30 @@ s_fn_ids (dec_t *dec, const msgpack_object *val, void *target, void *aux)
     return s_strings (dec, val, target, aux, S_ID);
 }
 
+/*  Array of attempts (uint >= 1) into a uint32_t array in the arena; the
+    caller checks that it matches its list of ids.                         */
+static int
+s_fn_attempts (dec_t *dec, const msgpack_object *val, void *target, void *aux)
+{
+    if (s_array (dec, val, PROTO_LIST_MAX))
+        return -1;
+    size_t count = val->via.array.size;
+    uint32_t *list = (uint32_t *) proto_arena_calloc (dec->arena, count + 1, sizeof *list);
+    if (!list)
+        return dec_fail (dec, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        size_t mark = dec_push_index (dec, i);
+        uint64_t value;
+        if (dec_uint (dec, &val->via.array.ptr[i], 1, UINT32_MAX, &value))
+            return -1;
+        list[i] = (uint32_t) value;
+        dec_pop (dec, mark);
+    }
+    *(const uint32_t **) target = list;
+    *(size_t *) aux = count;
+    return 0;
+}
+
 static int
 s_fn_lang (dec_t *dec, const msgpack_object *val, void *target, void *aux)
 {
@@ -464,6 +488,8 @@ static const dec_field_t s_heartbeat[] = {
     FLD    ("worker",  K_NAME, F_REQ, M (heartbeat.worker)),
     FLD_U  ("free",    K_U32,  F_REQ, M (heartbeat.free), 0, 1024),
     FLD_FN ("running", s_fn_ids, 0, M (heartbeat.running), M (heartbeat.running_count)),
+    FLD_FN ("attempts", s_fn_attempts, 0, M (heartbeat.attempts),
+            M (heartbeat.attempt_count)),
 };
 static const dec_field_t s_started[] = {
     FLD   ("id",      K_ID,   F_REQ, M (started.id)),
@@ -483,11 +509,17 @@ static const dec_field_t s_result_top[] = {
     FLD   ("worker",  K_NAME,     F_REQ, M (result.worker)),
     FLD   ("status",  K_TERMINAL, F_REQ, M (result.status)),
 };
+static const dec_field_t s_bye[] = {
+    FLD ("worker", K_NAME, F_REQ, M (bye.worker)),
+};
 static const dec_field_t s_cancel[] = {
-    FLD ("id", K_ID, F_REQ, M (cancel.id)),
+    FLD   ("id",      K_ID,   F_REQ, M (cancel.id)),
+    FLD_U ("attempt", K_U32,  0,     M (cancel.attempt), 1, UINT32_MAX),
+    FLD   ("worker",  K_NAME, 0,     M (cancel.worker)),
 };
 static const dec_field_t s_ack[] = {
-    FLD_FN ("ids", s_fn_ids, F_REQ, M (ack.ids), M (ack.id_count)),
+    FLD_FN ("ids",      s_fn_ids, F_REQ, M (ack.ids), M (ack.id_count)),
+    FLD_FN ("attempts", s_fn_attempts, 0, M (ack.attempts), M (ack.attempt_count)),
 };
 static const dec_field_t s_submit[] = {
     FLD_FN  ("task",    s_fn_task, F_REQ, M (submit.task), NO_AUX),
@@ -530,7 +562,7 @@ proto_type_channel (proto_type_t type)
         case PROTO_TASK:
             return PROTO_CH_TASKS;
         case PROTO_HELLO: case PROTO_HEARTBEAT: case PROTO_STARTED:
-        case PROTO_OUTPUT: case PROTO_RESULT:
+        case PROTO_OUTPUT: case PROTO_RESULT: case PROTO_BYE:
             return PROTO_CH_RESULTS;
         case PROTO_CANCEL: case PROTO_ACK:
             return PROTO_CH_CONTROL;
@@ -572,6 +604,7 @@ dec_body (dec_t *dec, proto_msg_t *msg, const msgpack_object *root)
             LAYER (s_result_top, msg);
             LAYER (s_result_fields, &msg->u.result);
             break;
+        case PROTO_BYE:          LAYER (s_bye, msg); break;
         case PROTO_CANCEL:       LAYER (s_cancel, msg); break;
         case PROTO_ACK:          LAYER (s_ack, msg); break;
         case PROTO_REQ_SUBMIT:   LAYER (s_submit, msg); break;
@@ -593,5 +626,18 @@ dec_body (dec_t *dec, proto_msg_t *msg, const msgpack_object *root)
         return -1;
     if (msg->type == PROTO_TASK)
         return s_task_check (dec, &layers[2], &msg->u.task);
+    /*  "attempts" runs parallel to the list of ids it belongs to.          */
+    if (msg->type == PROTO_HEARTBEAT && msg->u.heartbeat.attempts
+    &&  msg->u.heartbeat.attempt_count != msg->u.heartbeat.running_count) {
+        dec_push_key (dec, "attempts", 8);
+        return dec_fail (dec, "must have as many entries as running (%zu, not %zu)",
+                         msg->u.heartbeat.running_count, msg->u.heartbeat.attempt_count);
+    }
+    if (msg->type == PROTO_ACK && msg->u.ack.attempts
+    &&  msg->u.ack.attempt_count != msg->u.ack.id_count) {
+        dec_push_key (dec, "attempts", 8);
+        return dec_fail (dec, "must have as many entries as ids (%zu, not %zu)",
+                         msg->u.ack.id_count, msg->u.ack.attempt_count);
+    }
     return 0;
 }

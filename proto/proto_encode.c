@@ -165,6 +165,19 @@ s_status (enc_t *enc, proto_status_t status, bool terminal)
 
 /*  ---- lists and maps ------------------------------------------------------  */
 
+/*  Attempts parallel to a list of count ids (each >= 1).                   */
+static void
+s_attempts (enc_t *enc, const uint32_t *list, size_t count)
+{
+    if (count > PROTO_LIST_MAX || (count && !list)) {
+        s_invalid (enc);
+        return;
+    }
+    msgpack_pack_array (&enc->pk, count);
+    for (size_t i = 0; i < count && !enc->bad; i++)
+        s_attempt (enc, list[i]);
+}
+
 typedef enum { S_ARGV, S_PATH, S_ID } s_strings_t;
 
 static void
@@ -491,8 +504,8 @@ s_estimate (const proto_msg_t *msg)
                 size += 128 + s_task_size (&msg->u.tasks.items[i].task)
                             + s_result_size (&msg->u.tasks.items[i].result);
             break;
-        case PROTO_ACK:        size += 66 * msg->u.ack.id_count; break;
-        case PROTO_HEARTBEAT:  size += 66 * msg->u.heartbeat.running_count; break;
+        case PROTO_ACK:        size += 72 * msg->u.ack.id_count; break;
+        case PROTO_HEARTBEAT:  size += 72 * msg->u.heartbeat.running_count; break;
         case PROTO_REP_WORKERS: size += 256 * msg->u.workers.count; break;
         default: break;
     }
@@ -552,13 +565,17 @@ s_message (enc_t *enc, const proto_msg_t *msg)
         case PROTO_HEARTBEAT:
             if (msg->u.heartbeat.free > 1024)
                 s_invalid (enc);
-            s_header (enc, msg, 3);
+            s_header (enc, msg, 3 + (msg->u.heartbeat.attempts != NULL));
             s_key (enc, "worker");
             s_name (enc, msg->u.heartbeat.worker);
             s_key (enc, "free");
             s_uint (enc, msg->u.heartbeat.free);
             s_key (enc, "running");
             s_strings (enc, msg->u.heartbeat.running, msg->u.heartbeat.running_count, S_ID);
+            if (msg->u.heartbeat.attempts) {
+                s_key (enc, "attempts");
+                s_attempts (enc, msg->u.heartbeat.attempts, msg->u.heartbeat.running_count);
+            }
             break;
         case PROTO_STARTED:
             s_header (enc, msg, 3);
@@ -597,15 +614,33 @@ s_message (enc_t *enc, const proto_msg_t *msg)
             s_status (enc, result->status, true);
             s_result_body (enc, result);
             break;
-        case PROTO_CANCEL:
+        case PROTO_BYE:
             s_header (enc, msg, 1);
+            s_key (enc, "worker");
+            s_name (enc, msg->u.bye.worker);
+            break;
+        case PROTO_CANCEL:
+            s_header (enc, msg, 1 + (msg->u.cancel.attempt != 0)
+                              + (msg->u.cancel.worker != NULL));
             s_key (enc, "id");
             s_id (enc, msg->u.cancel.id);
+            if (msg->u.cancel.attempt) {
+                s_key (enc, "attempt");
+                s_uint (enc, msg->u.cancel.attempt);
+            }
+            if (msg->u.cancel.worker) {
+                s_key (enc, "worker");
+                s_name (enc, msg->u.cancel.worker);
+            }
             break;
         case PROTO_ACK:
-            s_header (enc, msg, 1);
+            s_header (enc, msg, 1 + (msg->u.ack.attempts != NULL));
             s_key (enc, "ids");
             s_strings (enc, msg->u.ack.ids, msg->u.ack.id_count, S_ID);
+            if (msg->u.ack.attempts) {
+                s_key (enc, "attempts");
+                s_attempts (enc, msg->u.ack.attempts, msg->u.ack.id_count);
+            }
             break;
         case PROTO_REQ_SUBMIT:
             s_header (enc, msg, 1 + (msg->u.submit.key != NULL) + msg->u.submit.has_wait);

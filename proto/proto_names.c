@@ -14,6 +14,7 @@ static const char *const s_type_names[PROTO_TYPE_COUNT_] = {
     [PROTO_STARTED]      = "started",
     [PROTO_OUTPUT]       = "output",
     [PROTO_RESULT]       = "result",
+    [PROTO_BYE]          = "bye",
     [PROTO_CANCEL]       = "cancel",
     [PROTO_ACK]          = "ack",
     [PROTO_REQ_SUBMIT]   = "submit",

@@ -1,5 +1,7 @@
 /*  api_tasks.c - REST routes: create, show, list tasks; health.           */
 #include "api_tasks.h"
+#include "cancel.h"
+#include "json_text.h"
 #include "orch_config.h"
 #include "record_json.h"
 #include "store.h"
@@ -43,7 +45,32 @@ s_wait_ms (orch_req_t *req)
     return ms < 1 ? 1 : ms;
 }
 
-/*  Reply with the stored record of id (full) and status.                   */
+/*  "timeline": the task's events, oldest first. NULL when unreadable.     */
+static json_t *
+s_timeline (orch_t *orch, const char *id)
+{
+    orch_event_t *events = NULL;
+    size_t count = 0;
+    if (orch_store_events (orch->store, id, &events, &count))
+        return NULL;
+    json_t *array = json_array ();
+    for (size_t i = 0; array && i < count; i++) {
+        const orch_event_t *e = &events[i];
+        json_t *item = json_object ();
+        json_object_set_new (item, "event", json_string (e->event));
+        json_object_set_new (item, "at_ms", json_integer (e->at_ms));
+        json_object_set_new (item, "attempt", e->attempt ? json_integer (e->attempt)
+                                                         : json_null ());
+        json_object_set_new (item, "worker", jtext_name (e->worker));
+        json_object_set_new (item, "detail", jtext_name (e->detail));
+        json_array_append_new (array, item);
+    }
+    orch_store_events_free (&events, count);
+    return array;
+}
+
+/*  Reply with the stored record of id (full, with its timeline) and
+    status.                                                                 */
 static void
 s_reply_record (orch_req_t *req, const char *id, int status, int status_if_running)
 {
@@ -55,6 +82,13 @@ s_reply_record (orch_req_t *req, const char *id, int status, int status_if_runni
         return;
     }
     json_t *json = found > 0 ? orch_record_to_json (rec, true) : NULL;
+    json_t *timeline = json ? s_timeline (orch, id) : NULL;
+    if (timeline)
+        json_object_set_new (json, "timeline", timeline);
+    else {
+        json_decref (json);
+        json = NULL;
+    }
     if (!json) {
         orch_record_destroy (&rec);
         orch_req_fail (req, 500, "internal", NULL, "cannot read task %s", id);
@@ -101,10 +135,21 @@ s_create (orch_req_t *req)
                        "Content-Type must be application/json");
         return;
     }
+    if (orch->stopping) {
+        orch_req_fail (req, 503, "stopping", NULL, "the orchestrator is shutting down; retry"
+                       " in a moment");
+        return;
+    }
+    const char *key = orch_req_header (req, "Idempotency-Key");
+    if (key && !orch_tasks_valid_key (key)) {
+        orch_req_fail (req, 400, "bad_request", "Idempotency-Key",
+                       "must be 1..256 bytes without control characters");
+        return;
+    }
     int64_t wait = s_wait_ms (req);
     if (wait < 0)
         return;
-    if (wait > 0 && (orch_waiters_full (orch->waiters) || orch->stopping)) {
+    if (wait > 0 && orch_waiters_full (orch->waiters)) {
         orch_req_fail (req, 503, "busy", NULL, "too many requests are waiting; try later");
         return;
     }
@@ -120,19 +165,41 @@ s_create (orch_req_t *req)
     orch_task_in_t in;
     orch_err_t err;
     char id[PROTO_ID_MAX + 1];
+    bool existed = false;
     int rc = orch_task_in_parse (&in, root, &err);
     json_decref (root);
     if (rc == 0)
-        rc = orch_tasks_accept (orch, &in.task, id, &err);
+        rc = orch_tasks_accept (orch, &in.task, key, id, &existed, &err);
     orch_task_in_free (&in);
     if (rc) {
+        if (err.status == 429)
+            orch_req_add_header (req, "Retry-After", "1");
         orch_req_error (req, &err);
         return;
     }
     /*  Committed: from here on the client may be told about it.            */
-    if (wait > 0 && orch_req_wait (req, id, wait, HINT_CREATED) == 0)
+    if (existed)
+        orch_req_add_header (req, "Idempotent-Replayed", "true");
+    proto_status_t now_status = PROTO_STATUS_QUEUED;
+    uint32_t attempt;
+    if (existed && orch_store_state (orch->store, id, &now_status, &attempt) != 1)
+        now_status = PROTO_STATUS_QUEUED;
+    bool done = proto_status_is_terminal (now_status);
+    if (wait > 0 && !done && orch_req_wait (req, id, wait, HINT_CREATED) == 0)
+        return;                         /* the headers wait with it */
+    s_reply_record (req, id, wait > 0 || existed ? 200 : 201, wait > 0 ? 202 : 0);
+}
+
+static void
+s_cancel (orch_req_t *req, const char *id)
+{
+    orch_cancel_t outcome;
+    orch_err_t err;
+    if (orch_cancel (orch_req_orch (req), id, &outcome, &err)) {
+        orch_req_error (req, &err);
         return;
-    s_reply_record (req, id, wait > 0 ? 200 : 201, wait > 0 ? 202 : 0);
+    }
+    s_reply_record (req, id, outcome == ORCH_CANCEL_DONE ? 200 : 202, 0);
 }
 
 static void
@@ -231,6 +298,23 @@ orch_api_route (orch_req_t *req, const char *method, const char *url)
             s_show (req, url + 11);
         else
             orch_req_method_not_allowed (req, "GET, HEAD");
+        return;
+    }
+    const char *slash = strncmp (url, "/api/tasks/", 11) == 0 ? strchr (url + 11, '/') : NULL;
+    if (slash && strcmp (slash, "/cancel") == 0) {
+        char id[PROTO_ID_MAX + 1];
+        size_t len = (size_t) (slash - (url + 11));
+        if (len < 1 || len > PROTO_ID_MAX || !proto_valid_id (url + 11, len)) {
+            orch_req_fail (req, 400, "bad_request", "id", "must be 1..64 characters of"
+                           " [A-Za-z0-9_-]");
+            return;
+        }
+        memcpy (id, url + 11, len);
+        id[len] = '\0';
+        if (s_is (method, "POST"))
+            s_cancel (req, id);
+        else
+            orch_req_method_not_allowed (req, "POST");
         return;
     }
     char shown[80];

@@ -1,5 +1,6 @@
 /*  dispatch.c - FIFO of queued ids, dispatched set, credit, sending.      */
 #include "dispatch.h"
+#include "leases.h"
 #include "log.h"
 #include "store.h"
 #include "workers.h"
@@ -17,7 +18,8 @@ struct orch_dispatch_t {
     size_t cap;                         /* ring size, a power of two */
     size_t head;                        /* index of the oldest */
     size_t count;                       /* ids in the ring */
-    zhashx_t *outstanding;              /* id -> attempt: sent, not started */
+    zhashx_t *forgotten;                /* id -> n: stale entries in the ring */
+    size_t forgotten_count;             /* sum of those n */
 };
 
 orch_dispatch_t *
@@ -28,8 +30,8 @@ orch_dispatch_new (void)
         return NULL;
     self->cap = 64;
     self->ring = calloc (self->cap, sizeof *self->ring);
-    self->outstanding = zhashx_new ();
-    if (!self->ring || !self->outstanding) {
+    self->forgotten = zhashx_new ();
+    if (!self->ring || !self->forgotten) {
         orch_dispatch_destroy (&self);
         return NULL;
     }
@@ -46,7 +48,7 @@ orch_dispatch_destroy (orch_dispatch_t **self_p)
         for (size_t i = 0; i < self->count; i++)
             free (self->ring[(self->head + i) & (self->cap - 1)]);
     free (self->ring);
-    zhashx_destroy (&self->outstanding);
+    zhashx_destroy (&self->forgotten);
     free (self);
     *self_p = NULL;
 }
@@ -105,37 +107,52 @@ orch_dispatch_enqueue (orch_dispatch_t *self, const char *id)
     return 0;
 }
 
-static void
-s_mark (orch_dispatch_t *self, const char *id, uint32_t attempt)
+int
+orch_dispatch_requeue (orch_dispatch_t *self, const char *id)
 {
-    zhashx_update (self->outstanding, id, (void *) (uintptr_t) attempt);
+    char *copy = strdup (id);
+    if (!copy || s_push (self, copy, true)) {
+        free (copy);
+        return -1;
+    }
+    return 0;
 }
 
-bool
-orch_dispatch_settled (orch_dispatch_t *self, const char *id)
+void
+orch_dispatch_forget (orch_dispatch_t *self, const char *id)
 {
-    if (!zhashx_lookup (self->outstanding, id))
+    uintptr_t n = (uintptr_t) zhashx_lookup (self->forgotten, id);
+    if (self->forgotten_count >= self->count)
+        return;                         /* nothing left that could be it */
+    zhashx_update (self->forgotten, id, (void *) (n + 1));
+    self->forgotten_count++;
+}
+
+/*  True (and one fewer remembered) when popped id is a stale entry.       */
+static bool
+s_was_forgotten (orch_dispatch_t *self, const char *id)
+{
+    uintptr_t n = (uintptr_t) zhashx_lookup (self->forgotten, id);
+    if (!n)
         return false;
-    zhashx_delete (self->outstanding, id);
+    if (n == 1)
+        zhashx_delete (self->forgotten, id);
+    else
+        zhashx_update (self->forgotten, id, (void *) (n - 1));
+    self->forgotten_count--;
     return true;
 }
 
 size_t
 orch_dispatch_queued (const orch_dispatch_t *self)
 {
-    return self->count;
-}
-
-size_t
-orch_dispatch_outstanding (const orch_dispatch_t *self)
-{
-    return zhashx_size (self->outstanding);
+    return self->count - self->forgotten_count;
 }
 
 int64_t
-orch_dispatch_credit (const orch_dispatch_t *self, const orch_workers_t *workers)
+orch_dispatch_credit (const orch_t *orch)
 {
-    return orch_workers_free (workers) - (int64_t) zhashx_size (self->outstanding);
+    return orch_workers_free (orch->workers) - (int64_t) orch_leases_outstanding (orch->leases);
 }
 
 static void
@@ -151,11 +168,8 @@ s_rebuild_dispatched (void *arg, const char *id, uint32_t attempt)
     /*  Sent before a restart and not started since. The frame left with
         the old process's socket buffer or sits with a worker that will
         report it ("started" and "result" for its attempt are accepted).
-        It does not hold back credit: counting frames that may be lost
-        could stall dispatch for good, while the workers' heartbeats say
-        what they really run. Leases that re-queue such tasks are the
-        reliability issue's job.                                            */
-    (void) attempt;
+        Its lease (recovery.c) holds back no credit and sends it again
+        when no worker claims it in time.                                  */
     size_t *recovered = arg;
     (*recovered)++;
     log_event (CLOG_WARN, "task_in_doubt", "id=%s attempt=%u status=dispatched", id, attempt);
@@ -215,7 +229,7 @@ size_t
 orch_dispatch_run (orch_t *orch)
 {
     orch_dispatch_t *self = orch->dispatch;
-    int64_t credit = orch_dispatch_credit (self, orch->workers);
+    int64_t credit = orch_dispatch_credit (orch);
     if (credit <= 0 || self->count == 0 || orch->stopping)
         return 0;
     int events = 0;
@@ -230,6 +244,10 @@ orch_dispatch_run (orch_t *orch)
         return 0;
     while (n < BATCH_MAX && (int64_t) n < credit && self->count > 0) {
         char *id = s_pop (self);
+        if (s_was_forgotten (self, id)) {
+            free (id);
+            continue;
+        }
         orch_record_t *rec = NULL;
         int found = orch_store_get (orch->store, id, false, &rec);
         if (found < 0) {
@@ -268,11 +286,12 @@ orch_dispatch_run (orch_t *orch)
         return 0;
     }
     size_t sent = 0;
+    int64_t mono = orch_mono_ms ();
     for (; sent < n; sent++) {
         s_pending_t *p = &batch[sent];
         if (zmq_send (orch->tasks, p->frame, p->size, ZMQ_DONTWAIT) < 0)
             break;
-        s_mark (self, p->id, p->attempt);
+        orch_leases_dispatched (orch->leases, p->id, p->attempt, mono, true);
         log_event (CLOG_INFO, "task_dispatched", "id=%s attempt=%u", p->id, p->attempt);
     }
     if (sent < n) {

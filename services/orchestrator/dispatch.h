@@ -1,16 +1,24 @@
 /*  dispatch.h - the queue of tasks to send and credit-based dispatch.
 
     Tasks wait in an in-memory FIFO of ids (rebuilt from the store at start:
-    status queued, oldest first). The orchestrator never has more tasks
-    dispatched-but-not-started than live workers have free slots:
+    status queued, oldest first; tasks given back by recovery go to the
+    front). The orchestrator never has more tasks dispatched-but-not-started
+    than live workers have free slots:
 
-        credit = sum of free slots of live workers - tasks in "dispatched"
+        credit = sum of free slots of live workers
+               - dispatched leases that hold credit (leases.h)
 
     so no task sits in a dead or busy worker's socket buffer for long (the
     PUSH socket round-robins and cannot address a worker, hence counting).
     A dispatch batch is committed to the store (queued -> dispatched,
     attempt + 1) before its frames are sent; a frame that cannot be sent
-    (EAGAIN) is undone and stays at the head of the queue.
+    (EAGAIN) is undone and stays at the head of the queue. Every frame sent
+    gets a lease.
+
+    An id may stay in the FIFO after its task left "queued" (cancelled,
+    started by a worker that reclaimed it): orch_dispatch_forget () keeps
+    the count of waiting tasks right, and the stale entry is dropped when
+    it comes up.
 */
 #ifndef ORCH_DISPATCH_H_INCLUDED
 #define ORCH_DISPATCH_H_INCLUDED
@@ -32,15 +40,17 @@ int orch_dispatch_rebuild (orch_dispatch_t *self, orch_store_t *store, size_t *i
 /*  A task was accepted (committed as queued): queue it. 0 or -1.           */
 int orch_dispatch_enqueue (orch_dispatch_t *self, const char *id);
 
-/*  The task left "dispatched" (started or finished): it no longer holds
-    back credit. Returns whether it was counted.                            */
-bool orch_dispatch_settled (orch_dispatch_t *self, const char *id);
+/*  A task went back to the queue (recovery): it goes first. 0 or -1.      */
+int orch_dispatch_requeue (orch_dispatch_t *self, const char *id);
 
+/*  Task id, queued, left the queue by another way than dispatch.          */
+void orch_dispatch_forget (orch_dispatch_t *self, const char *id);
+
+/*  Tasks waiting in the queue (stale entries not counted).                 */
 size_t orch_dispatch_queued (const orch_dispatch_t *self);
-size_t orch_dispatch_outstanding (const orch_dispatch_t *self);
 
 /*  Free slots minus outstanding dispatches (may be <= 0).                 */
-int64_t orch_dispatch_credit (const orch_dispatch_t *self, const orch_workers_t *workers);
+int64_t orch_dispatch_credit (const orch_t *orch);
 
 /*  Send as many queued tasks as the credit allows. Returns how many.      */
 size_t orch_dispatch_run (orch_t *orch);

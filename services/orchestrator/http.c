@@ -53,6 +53,8 @@ struct orch_req_t {
     bool resumed;                       /* counted in http->pending */
     char wait_id[PROTO_ID_MAX + 1];     /* task waited for */
     int wait_hint;                      /* for orch_api_resume */
+    const char *extra[4][2];            /* response headers: name, value */
+    size_t extra_count;
 };
 
 /* --- replies -------------------------------------------------------------- */
@@ -88,6 +90,17 @@ orch_req_header (const orch_req_t *req, const char *name)
     return MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, name);
 }
 
+int
+orch_req_add_header (orch_req_t *req, const char *name, const char *value)
+{
+    if (req->extra_count >= sizeof req->extra / sizeof req->extra[0])
+        return -1;
+    req->extra[req->extra_count][0] = name;
+    req->extra[req->extra_count][1] = value;
+    req->extra_count++;
+    return 0;
+}
+
 static int
 s_queue (orch_req_t *req, int status, json_t *json, const char *allow)
 {
@@ -121,6 +134,8 @@ s_queue (orch_req_t *req, int status, json_t *json, const char *allow)
                                  "Bearer realm=\"cleudo\"");
     if (allow)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
+    for (size_t i = 0; i < req->extra_count; i++)
+        MHD_add_response_header (resp, req->extra[i][0], req->extra[i][1]);
     enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned) status, resp);
     MHD_destroy_response (resp);
     req->answered = true;

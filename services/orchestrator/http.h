@@ -10,8 +10,8 @@
 
     Every error is {"error": {"code", "message", "field"?}} with the status
     that fits: 400 bad_request (also for unparsable JSON), 401 unauthorized, 404 not_found,
-    405 method_not_allowed, 413 too_large, 415 unsupported_media_type,
-    503 busy, 500 internal.
+    405 method_not_allowed, 409 conflict, 413 too_large, 415 unsupported_media_type,
+    429 queue_full (with Retry-After), 503 busy / stopping, 500 internal.
 */
 #ifndef ORCH_HTTP_H_INCLUDED
 #define ORCH_HTTP_H_INCLUDED
@@ -54,6 +54,10 @@ const char *orch_req_body (const orch_req_t *req, size_t *len);
 bool orch_req_arg (const orch_req_t *req, const char *name, const char **value);
 /*  A request header or NULL.                                               */
 const char *orch_req_header (const orch_req_t *req, const char *name);
+
+/*  Add a header to the response this request will get (at most 4; name
+    and value must stay valid until then, e.g. literals). 0 or -1.         */
+int orch_req_add_header (orch_req_t *req, const char *name, const char *value);
 
 /*  Queue the reply (steals json). status 2xx..5xx. 0 or -1.               */
 int orch_req_reply (orch_req_t *req, int status, json_t *json);

@@ -2,9 +2,12 @@
 #include "loop.h"
 #include "dispatch.h"
 #include "http.h"
+#include "leases.h"
 #include "log.h"
 #include "orch_config.h"
+#include "recovery.h"
 #include "results.h"
+#include "store.h"
 #include "submit.h"
 #include "waiters.h"
 #include "workers.h"
@@ -18,18 +21,38 @@
 
 #define DRAIN_MAX 1024                  /* frames per socket per turn */
 #define FLUSH_MS 2000                   /* to answer waiters at shutdown */
+#define PRUNE_EVERY_MS 1000             /* retention pass */
+#define PRUNE_BATCH 500                 /* tasks deleted per pass (short
+                                           transactions, no long stall) */
 
 static void
 s_worker_dead (void *arg, const orch_dead_worker_t *dead)
 {
-    (void) arg;
-    char worker[300];
+    orch_t *orch = arg;
+    char worker[300], reason[400];
     log_quote (worker, sizeof worker, dead->worker, strlen (dead->worker));
-    /*  Re-queueing dead->running is the reliability issue's job; today the
-        worker only stops counting towards the credit.                      */
     log_event (CLOG_WARN, "worker_dead", "worker=%s silent_ms=%lld running=%zu tasks_done=%llu",
                worker, (long long) dead->silent_ms, dead->running_count,
                (unsigned long long) dead->tasks_done);
+    snprintf (reason, sizeof reason, "worker %.256s went silent for %lld ms"
+              " (ORCH_WORKER_TIMEOUT)", dead->worker, (long long) dead->silent_ms);
+    orch_recovery_worker_gone (orch, dead->worker, reason, true);
+}
+
+/*  Retention: finished tasks older than ORCH_RETENTION go, a batch at a
+    time; a full batch means more are due, so the next pass comes soon.   */
+static void
+s_prune (orch_t *orch, int64_t mono)
+{
+    static int64_t next;
+    if (mono < next)
+        return;
+    int64_t n = orch_store_prune (orch->store, orch_now_ms () - orch->cfg->retention,
+                                  PRUNE_BATCH);
+    if (n > 0)
+        log_event (CLOG_INFO, "tasks_pruned", "count=%lld older_than_ms=%lld", (long long) n,
+                   (long long) orch->cfg->retention);
+    next = mono + (n == PRUNE_BATCH ? ORCH_CRON_MS : PRUNE_EVERY_MS);
 }
 
 void
@@ -37,6 +60,8 @@ orch_cron (orch_t *orch, int64_t mono)
 {
     orch_waiters_expire (orch->waiters, mono);
     orch_workers_expire (orch->workers, mono, orch->cfg->worker_timeout, s_worker_dead, orch);
+    orch_recovery_cron (orch, mono);
+    s_prune (orch, mono);
 }
 
 /*  Read one signal from the signalfd: its number, or 0.                    */
@@ -48,12 +73,16 @@ s_signal (int fd)
     return n == (ssize_t) sizeof info ? (int) info.ssi_signo : 0;
 }
 
-/*  Stop accepting, wake every waiter (they answer with the current
-    state), and give the HTTP answers time to leave.                       */
+/*  Stop accepting (new connections are refused, a POST on a kept-alive
+    one gets 503), wake every waiter (they answer with the current state),
+    and give the HTTP answers time to leave. Every change is committed
+    already: each batch commits before the loop goes on.                   */
 static void
-s_shutdown (orch_t *orch)
+s_shutdown (orch_t *orch, int signo)
 {
     orch->stopping = true;
+    log_event (CLOG_INFO, "stopping", "signal=%s", signo == SIGINT ? "SIGINT"
+                                                 : signo == SIGTERM ? "SIGTERM" : "none");
     orch_http_quiesce (orch->http);
     size_t woken = orch_waiters_fire_all (orch->waiters);
     int64_t deadline = orch_mono_ms () + FLUSH_MS;
@@ -63,8 +92,11 @@ s_shutdown (orch_t *orch)
         zmq_poll (&item, 1, 20);
         orch_http_run (orch->http);
     }
-    log_event (CLOG_INFO, "stopping", "waiters_answered=%zu unsent=%zu", woken,
-               orch_http_pending (orch->http));
+    snprintf (orch->stop_summary, sizeof orch->stop_summary,
+              "waiters_answered=%zu unsent=%zu queued=%zu in_flight=%zu"
+              " note=\"new work refused; everything committed; a restart resumes it\"",
+              woken, orch_http_pending (orch->http), orch_dispatch_queued (orch->dispatch),
+              orch_leases_count (orch->leases));
 }
 
 int
@@ -105,6 +137,6 @@ orch_loop_run (orch_t *orch, int signal_fd)
             next_cron = now + ORCH_CRON_MS;
         }
     }
-    s_shutdown (orch);
+    s_shutdown (orch, signo);
     return signo;
 }

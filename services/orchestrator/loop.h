@@ -3,7 +3,9 @@
     One zmq_poll over the results PULL socket, the submit ROUTER, MHD's
     epoll fd and the signalfd; after each poll: drain what is readable, let
     MHD run, dispatch what the credit allows; every ORCH_CRON_MS: expire
-    waiters and silent workers. Redis' ae.c/serverCron is the model.
+    waiters and silent workers (their tasks are given back), expired
+    leases (recovery.h), and, once a second, prune finished tasks older
+    than ORCH_RETENTION. Redis' ae.c/serverCron is the model.
 */
 #ifndef ORCH_LOOP_H_INCLUDED
 #define ORCH_LOOP_H_INCLUDED
@@ -15,8 +17,11 @@
 #define ORCH_CRON_MS 100
 
 /*  Run until SIGTERM/SIGINT arrives on signal_fd (a signalfd). Then stop
-    accepting, answer every waiting request with the current state, let
-    the answers go out (at most ~2 s) and return the signal number.        */
+    accepting (new connections refused, POSTs on open ones get 503),
+    answer every waiting request with the current state, let the answers
+    go out (at most ~2 s), note what was done in orch->stop_summary and
+    return the signal number. Every batch is committed as it goes, so
+    there is nothing left to commit.                                        */
 int orch_loop_run (orch_t *orch, int signal_fd);
 
 /*  Housekeeping, called every ORCH_CRON_MS (exposed for tests).           */

@@ -4,17 +4,21 @@
       1. configuration (bad value: exit 1 naming it);
       2. signals blocked BEFORE the ZeroMQ context exists, so libzmq's
          threads inherit the mask and SIGTERM reaches only our signalfd;
-      3. data directory, token, store (the queue is rebuilt from it);
+      3. data directory, token, store (the queue is rebuilt from it, and
+         the tasks left in flight get fresh leases: recovery.h);
       4. sockets and HTTP bound, then exactly one "event=ready" line with
          the real ports (tests parse it).
 */
 #include "config.h"
+#include "control.h"
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "orch.h"
 #include "orch_config.h"
+#include "leases.h"
+#include "recovery.h"
 #include "store.h"
 #include "submit.h"
 #include "token.h"
@@ -157,10 +161,12 @@ main (int argc, char **argv)
     orch.dispatch = orch_dispatch_new ();
     orch.workers = orch_workers_new (WORKERS_MAX);
     orch.waiters = orch_waiters_new ((size_t) cfg.max_waiters);
-    if (!orch.dispatch || !orch.workers || !orch.waiters)
+    orch.leases = orch_leases_new ();
+    if (!orch.dispatch || !orch.workers || !orch.waiters || !orch.leases)
         s_die ("%s", "out of memory");
     size_t in_doubt = 0;
-    if (orch_dispatch_rebuild (orch.dispatch, orch.store, &in_doubt))
+    if (orch_dispatch_rebuild (orch.dispatch, orch.store, &in_doubt)
+        || orch_recovery_rebuild (&orch, orch_mono_ms ()))
         s_die ("%s", "cannot read the task queue from the database");
     uint64_t counts[PROTO_STATUS_COUNT_];
     if (orch_store_count (orch.store, counts) == 0)
@@ -175,7 +181,10 @@ main (int argc, char **argv)
         s_die ("zmq_ctx_new: %s", zmq_strerror (zmq_errno ()));
     orch.tasks = s_bind (&orch, ZMQ_PUSH, cfg.tasks_endpoint, "ORCH_TASKS_ENDPOINT");
     orch.results = s_bind (&orch, ZMQ_PULL, cfg.results_endpoint, "ORCH_RESULTS_ENDPOINT");
-    orch.control = s_bind (&orch, ZMQ_PUB, cfg.control_endpoint, "ORCH_CONTROL_ENDPOINT");
+    orch.control = orch_control_new (s_bind (&orch, ZMQ_PUB, cfg.control_endpoint,
+                                             "ORCH_CONTROL_ENDPOINT"));
+    if (!orch.control)
+        s_die ("%s", "out of memory");
     orch.submit = orch_submit_new (&orch, cfg.submit_endpoint, err, sizeof err);
     if (!orch.submit)
         s_die ("%s", err);
@@ -187,7 +196,7 @@ main (int argc, char **argv)
     s_last_endpoint (orch_submit_socket (orch.submit), submit, sizeof submit);
     s_last_endpoint (orch.tasks, tasks, sizeof tasks);
     s_last_endpoint (orch.results, results, sizeof results);
-    s_last_endpoint (orch.control, control, sizeof control);
+    s_last_endpoint (orch_control_socket (orch.control), control, sizeof control);
     /*  Start and stop lines are printed whatever ORCH_LOG_LEVEL says:
         tests and supervisors read them.                                    */
     log_set_level (CLOG_INFO);
@@ -202,15 +211,18 @@ main (int argc, char **argv)
     orch_submit_destroy (&orch.submit);
     zmq_close (orch.tasks);
     zmq_close (orch.results);
-    zmq_close (orch.control);
+    zmq_close (orch_control_socket (orch.control));
+    orch_control_destroy (&orch.control);
     zmq_ctx_term (orch.zctx);
     orch_waiters_destroy (&orch.waiters);
     orch_workers_destroy (&orch.workers);
     orch_dispatch_destroy (&orch.dispatch);
+    orch_leases_destroy (&orch.leases);
     orch_store_destroy (&orch.store);
     close (sig_fd);
     log_set_level (CLOG_INFO);
-    log_event (CLOG_INFO, "stopped", "signal=%s", signo == SIGINT ? "SIGINT"
-                                                : signo == SIGTERM ? "SIGTERM" : "none");
+    log_event (CLOG_INFO, "stopped", "signal=%s %s", signo == SIGINT ? "SIGINT"
+                                                   : signo == SIGTERM ? "SIGTERM" : "none",
+               orch.stop_summary);
     return signo ? 0 : 1;
 }

@@ -1,5 +1,8 @@
 /*  orch.c - clocks, task ids, randomness and the client error type.       */
 #include "orch.h"
+#include "control.h"
+#include "store.h"
+#include "waiters.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -76,4 +79,27 @@ orch_new_task_id (char *out, size_t size)
     orch_random (&r, sizeof r);
     unsigned long long ms = (unsigned long long) orch_now_ms () & 0xffffffffffffull;
     snprintf (out, size, "%012llx-%08x", ms, (unsigned) r);
+}
+
+int
+orch_batch_begin (orch_t *orch)
+{
+    return orch_store_begin (orch->store);
+}
+
+int
+orch_batch_commit (orch_t *orch)
+{
+    int rc = orch_store_commit (orch->store);
+    if (orch_store_in_transaction (orch->store))
+        return rc;                      /* an outer batch commits later */
+    orch_waiters_flush_deferred (orch->waiters, rc == 0);
+    orch_control_flush (orch->control, rc == 0);
+    return rc;
+}
+
+void
+orch_batch_finished (orch_t *orch, const char *id)
+{
+    orch_waiters_defer (orch->waiters, id);
 }

@@ -22,6 +22,8 @@ typedef struct orch_dispatch_t orch_dispatch_t;
 typedef struct orch_waiters_t orch_waiters_t;
 typedef struct orch_http_t orch_http_t;
 typedef struct orch_submit_t orch_submit_t;
+typedef struct orch_leases_t orch_leases_t;
+typedef struct orch_control_t orch_control_t;
 
 #define ORCH_TOKEN_MAX 256              /* longest API token accepted */
 
@@ -32,14 +34,16 @@ typedef struct {
     void *zctx;                         /* ZeroMQ context */
     void *tasks;                        /* PUSH, bound: task frames out */
     void *results;                      /* PULL, bound: worker frames in */
-    void *control;                      /* PUB, bound: cancel / ack (later) */
+    orch_control_t *control;            /* PUB, bound: ack / cancel */
     orch_store_t *store;                /* SQLite state */
     orch_workers_t *workers;            /* worker table and credit */
     orch_dispatch_t *dispatch;          /* queue of tasks to send */
+    orch_leases_t *leases;              /* tasks in flight (recovery.c) */
     orch_waiters_t *waiters;            /* requests waiting for a task */
     orch_http_t *http;                  /* REST API (libmicrohttpd) */
     orch_submit_t *submit;              /* ROUTER for the CLI */
-    bool stopping;                      /* shutdown begun: no new waits */
+    bool stopping;                      /* shutdown begun: no new work */
+    char stop_summary[256];             /* what the shutdown did, for the log */
 } orch_t;
 
 /*  An error for a client: HTTP status, machine code, offending field.
@@ -55,6 +59,16 @@ typedef struct {
     field may be NULL. The message is "FIELD: fmt..." when field is given.  */
 int orch_err (orch_err_t *err, int status, const char *code, const char *field,
               const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+/*  A batch of state changes: begin, change, commit. Only after the
+    outermost commit succeeds are the waiters of tasks that finished in it
+    woken and the results handled in it acknowledged to the workers; when
+    it fails, neither happens (the workers send those results again).
+    Batches nest (the store counts them). 0 or -1.                          */
+int orch_batch_begin (orch_t *orch);
+int orch_batch_commit (orch_t *orch);
+/*  Task id reached a terminal status in the current batch.                 */
+void orch_batch_finished (orch_t *orch, const char *id);
 
 /*  Clocks: Unix milliseconds for records, monotonic for deadlines.         */
 int64_t orch_now_ms (void);

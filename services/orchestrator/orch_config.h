@@ -25,6 +25,12 @@ struct orch_config_t {
     int64_t worker_timeout;             /* ORCH_WORKER_TIMEOUT, ms */
     int64_t max_waiters;                /* ORCH_MAX_WAITERS */
     int64_t http_idle_timeout;          /* ORCH_HTTP_IDLE_TIMEOUT, ms */
+    int64_t max_attempts;               /* ORCH_MAX_ATTEMPTS: runs a vanished
+                                           worker may cost a task */
+    int64_t dispatch_lease;             /* ORCH_DISPATCH_LEASE, ms */
+    int64_t max_queued;                 /* ORCH_MAX_QUEUED: waiting tasks */
+    int64_t retention;                  /* ORCH_RETENTION, ms */
+    int64_t max_output_stored;          /* ORCH_MAX_OUTPUT_STORED, bytes/stream */
     const char *log_level;              /* ORCH_LOG_LEVEL */
 };
 

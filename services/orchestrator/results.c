@@ -1,8 +1,11 @@
-/*  results.c - hello, heartbeat, started, output, result.                 */
+/*  results.c - hello, heartbeat, started, output, result, bye.            */
 #include "results.h"
+#include "control.h"
 #include "dispatch.h"
+#include "leases.h"
 #include "log.h"
 #include "orch_config.h"
+#include "recovery.h"
 #include "store.h"
 #include "waiters.h"
 #include "workers.h"
@@ -31,16 +34,31 @@ s_hello (orch_t *orch, const proto_hello_t *h)
 static void
 s_heartbeat (orch_t *orch, const proto_heartbeat_t *hb)
 {
-    int rc = orch_workers_heartbeat (orch->workers, hb, orch_now_ms (), orch_mono_ms ());
+    int64_t mono = orch_mono_ms ();
+    int rc = orch_workers_heartbeat (orch->workers, hb, orch_now_ms (), mono);
     char worker[QUOTED];
-    if (rc == 0)
-        return;
-    log_quote (worker, sizeof worker, hb->worker, strlen (hb->worker));
-    if (rc < 0)
-        log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
-    else
+    if (rc != 0) {
+        log_quote (worker, sizeof worker, hb->worker, strlen (hb->worker));
+        if (rc < 0) {
+            log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"",
+                       worker);
+            return;
+        }
         log_event (CLOG_INFO, "worker_joined", "worker=%s slots=%u via=heartbeat", worker,
                    hb->free + (unsigned) hb->running_count);
+    }
+    orch_recovery_heartbeat (orch, hb, mono);
+}
+
+static void
+s_bye (orch_t *orch, const proto_bye_t *bye)
+{
+    char worker[QUOTED], reason[400];
+    log_quote (worker, sizeof worker, bye->worker, strlen (bye->worker));
+    bool known = orch_workers_forget (orch->workers, bye->worker);
+    log_event (CLOG_INFO, "worker_left", "worker=%s known=%s", worker, known ? "yes" : "no");
+    snprintf (reason, sizeof reason, "worker %.256s left before it finished", bye->worker);
+    orch_recovery_worker_gone (orch, bye->worker, reason, false);
 }
 
 /*  Why a frame for (id, attempt) was not applied, for the log.             */
@@ -54,54 +72,95 @@ s_why_ignored (orch_t *orch, const char *id, uint32_t attempt)
         return "database_error";
     if (found == 0)
         return "unknown_task";
-    if (current != attempt)
-        return "stale_attempt";
     if (proto_status_is_terminal (status))
         return "already_terminal";
+    if (current != attempt)
+        return "stale_attempt";
     return proto_status_name (status);
 }
 
 static void
 s_started (orch_t *orch, const proto_started_t *s)
 {
-    int64_t now = orch_now_ms ();
-    orch_workers_started (orch->workers, s->worker, s->id, now, orch_mono_ms ());
+    int64_t now = orch_now_ms (), mono = orch_mono_ms ();
+    orch_workers_started (orch->workers, s->worker, s->id, now, mono);
     char worker[QUOTED];
     log_quote (worker, sizeof worker, s->worker, strlen (s->worker));
+    orch_lease_t *lease = orch_leases_get (orch->leases, s->id);
+    if (lease && lease->running && lease->attempt == s->attempt
+        && strcmp (lease->worker, s->worker) == 0)
+        return;                         /* a heartbeat told us first */
+    bool was_queued = lease == NULL;
     int rc = orch_store_set_started (orch->store, s->id, s->attempt, s->worker, now);
     if (rc == 1) {
-        orch_dispatch_settled (orch->dispatch, s->id);
+        if (was_queued)                 /* given back too early: it runs */
+            orch_dispatch_forget (orch->dispatch, s->id);
+        orch_leases_running (orch->leases, s->id, s->attempt, s->worker, mono);
         log_event (CLOG_INFO, "task_started", "id=%s attempt=%u worker=%s", s->id, s->attempt,
                    worker);
     }
-    else if (rc == 0)
+    else if (rc == 0) {
+        /*  Cancelled, finished, or superseded: that run is not wanted.    */
+        const char *why = s_why_ignored (orch, s->id, s->attempt);
         log_event (CLOG_INFO, "started_ignored", "id=%s attempt=%u worker=%s reason=%s", s->id,
-                   s->attempt, worker, s_why_ignored (orch, s->id, s->attempt));
+                   s->attempt, worker, why);
+        orch_recovery_unwanted (orch, s->id, s->attempt, s->worker, why);
+    }
+}
+
+static proto_bytes_t
+s_capped (proto_bytes_t b, size_t cap, bool *truncated)
+{
+    if (b.size > cap) {
+        b.size = cap;
+        *truncated = true;
+    }
+    return b;
 }
 
 static int
-s_result (orch_t *orch, const proto_result_t *r, char *finished)
+s_result (orch_t *orch, const proto_result_t *in, char *finished)
 {
     int64_t now = orch_now_ms ();
     char worker[QUOTED];
-    log_quote (worker, sizeof worker, r->worker, strlen (r->worker));
-    int rc = orch_store_set_result (orch->store, r, now);
+    log_quote (worker, sizeof worker, in->worker, strlen (in->worker));
+    /*  What is kept: the worker caps its output; this caps what any
+        worker can make us store (ORCH_MAX_OUTPUT_STORED).                  */
+    proto_result_t r = *in;
+    size_t cap = (size_t) orch->cfg->max_output_stored;
+    r.stdout_data = s_capped (r.stdout_data, cap, &r.stdout_truncated);
+    r.stderr_data = s_capped (r.stderr_data, cap, &r.stderr_truncated);
+    const orch_lease_t *lease = orch_leases_get (orch->leases, r.id);
+    bool had_lease = lease != NULL;
+    /*  A stale run ending on the worker that runs the current attempt of
+        the same task must not free that attempt's slot.                    */
+    bool other_run_here = lease && lease->running && lease->attempt != r.attempt
+                       && strcmp (lease->worker, r.worker) == 0;
+    int rc = orch_store_set_result (orch->store, &r, now);
     /*  Whatever happened to the record, the worker's slot is free again.   */
-    orch_workers_finished (orch->workers, r->worker, r->id, rc == 1, now, orch_mono_ms ());
+    if (!other_run_here)
+        orch_workers_finished (orch->workers, r.worker, r.id, rc == 1, now, orch_mono_ms ());
+    /*  Recorded or refused for good: either way the worker may forget it
+        (after the commit). A database error: no ack, it comes again.      */
+    if (rc >= 0)
+        orch_control_ack (orch->control, r.id, r.attempt);
     if (rc == 1) {
-        orch_dispatch_settled (orch->dispatch, r->id);
+        if (!had_lease)
+            orch_dispatch_forget (orch->dispatch, r.id);
+        orch_leases_remove (orch->leases, r.id);
+        orch_batch_finished (orch, r.id);
         char exit_text[24] = "null";
-        if (r->has_exit_code)
-            snprintf (exit_text, sizeof exit_text, "%lld", (long long) r->exit_code);
+        if (r.has_exit_code)
+            snprintf (exit_text, sizeof exit_text, "%lld", (long long) r.exit_code);
         log_event (CLOG_INFO, "task_finished", "id=%s attempt=%u status=%s exit=%s wall_ms=%llu"
-                   " worker=%s", r->id, r->attempt, proto_status_name (r->status), exit_text,
-                   (unsigned long long) r->wall_ms, worker);
-        snprintf (finished, PROTO_ID_MAX + 1, "%s", r->id);
+                   " worker=%s", r.id, r.attempt, proto_status_name (r.status), exit_text,
+                   (unsigned long long) r.wall_ms, worker);
+        snprintf (finished, PROTO_ID_MAX + 1, "%s", r.id);
         return 1;
     }
     if (rc == 0)
-        log_event (CLOG_WARN, "result_ignored", "id=%s attempt=%u worker=%s reason=%s", r->id,
-                   r->attempt, worker, s_why_ignored (orch, r->id, r->attempt));
+        log_event (CLOG_INFO, "result_ignored", "id=%s attempt=%u worker=%s reason=%s", r.id,
+                   r.attempt, worker, s_why_ignored (orch, r.id, r.attempt));
     return 0;
 }
 
@@ -135,6 +194,9 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
         case PROTO_RESULT:
             done = s_result (orch, &msg->u.result, finished);
             break;
+        case PROTO_BYE:
+            s_bye (orch, &msg->u.bye);
+            break;
         case PROTO_OUTPUT:
             /*  Live output relay is a later issue; the result carries all. */
             break;
@@ -148,11 +210,9 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
 size_t
 orch_results_drain (orch_t *orch, size_t max)
 {
-    char (*finished)[PROTO_ID_MAX + 1] = calloc (max ? max : 1, sizeof *finished);
-    if (!finished)
-        return 0;
-    size_t taken = 0, done = 0;
-    bool open = orch_store_begin (orch->store) == 0;
+    char finished[PROTO_ID_MAX + 1];
+    size_t taken = 0;
+    orch_batch_begin (orch);
     while (taken < max) {
         zmq_msg_t frame;
         zmq_msg_init (&frame);
@@ -173,20 +233,12 @@ orch_results_drain (orch_t *orch, size_t max)
             zmq_msg_close (&frame);
             continue;
         }
-        if (orch_results_handle (orch, zmq_msg_data (&frame), zmq_msg_size (&frame),
-                                 finished[done]))
-            done++;
+        orch_results_handle (orch, zmq_msg_data (&frame), zmq_msg_size (&frame), finished);
         zmq_msg_close (&frame);
     }
-    if (open && orch_store_commit (orch->store)) {
-        /*  Nothing of this batch is durable: the worker re-sends results
-            until they are acknowledged (acks are a later issue), so only
-            the waiters must not be told.                                   */
+    /*  Waiters are woken and results acknowledged only once the batch is
+        on disk; when the commit fails, the workers send them again.       */
+    if (orch_batch_commit (orch))
         log_event (CLOG_ERROR, "commit_failed", "frames=%zu", taken);
-        done = 0;
-    }
-    for (size_t i = 0; i < done; i++)
-        orch_waiters_fire (orch->waiters, finished[i]);
-    free (finished);
     return taken;
 }

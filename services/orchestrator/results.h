@@ -1,13 +1,19 @@
 /*  results.h - frames from workers on the results socket.
 
-    hello / heartbeat keep the worker table; started moves a task to
-    running; result records the outcome (first terminal result for the
-    current attempt wins: a result for an unknown task, an old attempt or
-    a task already terminal is logged and ignored, never overwrites).
+    hello / heartbeat keep the worker table (heartbeats also reconcile the
+    tasks in flight, recovery.h); started moves a task to running (a start
+    that is not wanted any more is answered with a control "cancel");
+    result records the outcome: the first terminal result wins (see the
+    guard in store.h); a result for an unknown task, a superseded attempt
+    or a task already terminal is logged and ignored, never overwrites.
+    Every result that was recorded or refused for good is acknowledged
+    (control "ack"), duplicates too, so the worker stops re-sending it.
+    bye: the worker leaves; its remaining tasks go back to the queue.
     A frame that does not decode is logged (reason quoted) and dropped.
 
     Frames are taken in batches and committed together; waiters of tasks
-    that finished in the batch are woken only after the commit.
+    that finished in the batch are woken, and the batch's acks sent, only
+    after the commit.
 */
 #ifndef ORCH_RESULTS_H_INCLUDED
 #define ORCH_RESULTS_H_INCLUDED

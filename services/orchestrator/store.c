@@ -3,7 +3,7 @@
     The process keeps one connection and prepares every statement once.
     All calls come from the event loop thread (SQLITE_OPEN_NOMUTEX).
 */
-#include "store.h"
+#include "store_internal.h"
 #include "log.h"
 
 #include <errno.h>
@@ -15,23 +15,15 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/*  The statements, by purpose. Columns of a record row are listed once in
-    RECORD_COLS and read by s_read_row ().                                  */
-enum {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-    ST_INSERT, ST_DISPATCHED, ST_UNDISPATCH, ST_STARTED, ST_RESULT, ST_FILE,
-    ST_STATE, ST_GET, ST_GET_FILES, ST_LIST, ST_LIST_STATUS, ST_SCAN, ST_COUNT,
-    ST_COUNT_
-};
-
+/*  Columns of a record row are listed once in RECORD_COLS and read by
+    s_read_row (). The statements are named in store_internal.h.           */
 #define RECORD_COLS \
     "seq, id, status, attempt, worker, summary, created_ms, dispatched_ms, started_ms," \
     " finished_ms, exit_code, signal, stdout_truncated, stderr_truncated, wall_ms," \
     " cpu_ms, max_rss_kb, error"
 #define NON_TERMINAL "('queued','dispatched','running')"
 
-static const char *const s_sql[ST_COUNT_] = {
+const char *const store_sql[ST_COUNT_] = {
     [ST_BEGIN]       = "BEGIN IMMEDIATE",
     [ST_COMMIT]      = "COMMIT",
     [ST_ROLLBACK]    = "ROLLBACK",
@@ -39,23 +31,31 @@ static const char *const s_sql[ST_COUNT_] = {
     [ST_RELEASE]     = "RELEASE orch_result",
     [ST_ROLLBACK_TO] = "ROLLBACK TO orch_result",
     [ST_INSERT]      =
-        "INSERT INTO tasks (id, status, attempt, spec, summary, created_ms)"
-        " VALUES (?1, 'queued', 0, ?2, ?3, ?4)",
+        "INSERT INTO tasks (id, status, attempt, spec, summary, created_ms, idem_key)"
+        " VALUES (?1, 'queued', 0, ?2, ?3, ?4, ?5)",
     [ST_DISPATCHED]  =
         "UPDATE tasks SET status = 'dispatched', attempt = ?2, dispatched_ms = ?3"
         " WHERE id = ?1 AND status = 'queued' AND attempt = ?2 - 1",
     [ST_UNDISPATCH]  =
         "UPDATE tasks SET status = 'queued', attempt = ?2 - 1, dispatched_ms = NULL"
         " WHERE id = ?1 AND status = 'dispatched' AND attempt = ?2",
+    /*  From queued too: a worker that was given up for dead (or whose
+        frame outlived its lease) may still start the very attempt that
+        went back to the queue, as long as no newer one was sent.           */
     [ST_STARTED]     =
         "UPDATE tasks SET status = 'running', started_ms = ?3, worker = ?4"
-        " WHERE id = ?1 AND attempt = ?2 AND status = 'dispatched'",
+        " WHERE id = ?1 AND attempt = ?2 AND status IN ('dispatched','queued')",
+    /*  The first terminal result wins. An older attempt's result counts
+        unless a newer attempt is running (its run may still give one) or
+        it says "cancelled": clients cancel the current attempt only, so an
+        older attempt was cancelled by us, as a run nobody wanted.         */
     [ST_RESULT]      =
         "UPDATE tasks SET status = ?3, finished_ms = ?4, worker = ?5, exit_code = ?6,"
         " signal = ?7, stdout = ?8, stderr = ?9, stdout_truncated = ?10,"
         " stderr_truncated = ?11, wall_ms = ?12, cpu_ms = ?13, max_rss_kb = ?14,"
-        " error = ?15"
-        " WHERE id = ?1 AND attempt = ?2 AND status IN ('dispatched','running')",
+        " error = ?15, attempt = ?2"
+        " WHERE id = ?1 AND status IN " NON_TERMINAL " AND attempt >= ?2"
+        " AND (attempt = ?2 OR (status <> 'running' AND ?3 <> 'cancelled'))",
     [ST_FILE]        =
         "INSERT OR REPLACE INTO task_files (task_seq, kind, name, content)"
         " VALUES ((SELECT seq FROM tasks WHERE id = ?1), ?2, ?3, ?4)",
@@ -73,10 +73,38 @@ static const char *const s_sql[ST_COUNT_] = {
         " WHERE status = ?4 AND seq < ?1 ORDER BY seq DESC LIMIT ?2",
     [ST_SCAN]        = "SELECT id, attempt FROM tasks WHERE status = ?1 ORDER BY seq",
     [ST_COUNT]       = "SELECT status, count(*) FROM tasks GROUP BY status",
+    [ST_EVENT]       =
+        "INSERT INTO task_events (task_seq, at_ms, event, attempt, worker, detail)"
+        " SELECT seq, ?2, ?3, ?4, ?5, ?6 FROM tasks WHERE id = ?1",
+    [ST_UNEVENT]     =
+        "DELETE FROM task_events WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1)"
+        " AND event = 'dispatched' AND attempt = ?2",
+    [ST_REQUEUE]     =
+        "UPDATE tasks SET status = 'queued', worker = NULL, dispatched_ms = NULL,"
+        " started_ms = NULL, lost_runs = lost_runs + ?3"
+        " WHERE id = ?1 AND attempt = ?2 AND status IN ('dispatched','running')",
+    [ST_FINISH]      =
+        "UPDATE tasks SET status = ?3, finished_ms = ?4, error = ?5"
+        " WHERE id = ?1 AND (?2 = 0 OR attempt = ?2) AND status IN " NON_TERMINAL,
+    [ST_CANCEL_REQ]  =
+        "UPDATE tasks SET cancel_ms = ?3"
+        " WHERE id = ?1 AND attempt = ?2 AND status = 'running' AND cancel_ms IS NULL",
+    [ST_FIND_KEY]    = "SELECT id FROM tasks WHERE idem_key = ?1",
+    [ST_LOOKUP]      =
+        "SELECT status, attempt, lost_runs, cancel_ms, worker FROM tasks WHERE id = ?1",
+    [ST_SCAN_INFLIGHT] =
+        "SELECT id, status, attempt, lost_runs, cancel_ms, worker FROM tasks"
+        " WHERE status IN ('dispatched','running') ORDER BY seq",
+    [ST_EVENTS]      =
+        "SELECT at_ms, event, attempt, worker, detail FROM task_events"
+        " WHERE task_seq = (SELECT seq FROM tasks WHERE id = ?1) ORDER BY n",
+    [ST_PRUNE]       =
+        "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE finished_ms < ?1"
+        " AND status NOT IN " NON_TERMINAL " ORDER BY finished_ms LIMIT ?2)",
 };
 
-/*  Version 1. Later versions append a step to s_migrations (never edit a
-    step that shipped): timeline events, worker history, search index.    */
+/*  Later versions append a step to s_migrations (never edit a step that
+    shipped).                                                               */
 static const char *const s_migrations[] = {
     /* 0 -> 1 */
     "CREATE TABLE tasks ("
@@ -113,19 +141,27 @@ static const char *const s_migrations[] = {
     "  content BLOB,"
     "  PRIMARY KEY (task_seq, kind, name)"
     ") WITHOUT ROWID;",
+    /* 1 -> 2: the timeline of every task (one row per state change), how
+       many runs a task lost with their worker, cancellation requests, and
+       an index for retention.                                              */
+    "ALTER TABLE tasks ADD COLUMN lost_runs INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN cancel_ms INTEGER;"
+    "CREATE TABLE task_events ("
+    "  n INTEGER PRIMARY KEY,"
+    "  task_seq INTEGER NOT NULL REFERENCES tasks (seq) ON DELETE CASCADE,"
+    "  at_ms INTEGER NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  attempt INTEGER,"
+    "  worker TEXT,"
+    "  detail TEXT"
+    ");"
+    "CREATE INDEX task_events_task ON task_events (task_seq, n);"
+    "CREATE INDEX tasks_finished ON tasks (finished_ms) WHERE finished_ms IS NOT NULL;",
 };
 #define MIGRATIONS (sizeof s_migrations / sizeof s_migrations[0])
 
-struct orch_store_t {
-    sqlite3 *db;                        /* the one connection */
-    sqlite3_stmt *st[ST_COUNT_];        /* prepared once, reset after use */
-    int depth;                          /* nested begin count */
-    int lock_fd;                        /* flock on DATA_DIR/lock */
-    char path[4096];                    /* database file */
-};
-
-static void
-s_log_db_error (orch_store_t *self, const char *what)
+void
+store_log_error (orch_store_t *self, const char *what)
 {
     char quoted[512];
     const char *msg = sqlite3_errmsg (self->db);
@@ -133,40 +169,38 @@ s_log_db_error (orch_store_t *self, const char *what)
                log_quote (quoted, sizeof quoted, msg, strlen (msg)));
 }
 
-/*  Run a statement that returns no rows: 0 or -1.                          */
-static int
-s_exec (orch_store_t *self, int which)
+int
+store_exec (orch_store_t *self, int which)
 {
     sqlite3_stmt *st = self->st[which];
     int rc = sqlite3_step (st);
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        s_log_db_error (self, s_sql[which]);
+        store_log_error (self, store_sql[which]);
         return -1;
     }
     return 0;
 }
 
-/*  Run an UPDATE: 1 if a row changed, 0 if none, -1 error.                 */
-static int
-s_update (orch_store_t *self, int which)
+int
+store_update (orch_store_t *self, int which)
 {
-    if (s_exec (self, which))
+    if (store_exec (self, which))
         return -1;
     return sqlite3_changes (self->db) > 0 ? 1 : 0;
 }
 
-static int
-s_bind_text (sqlite3_stmt *st, int at, const char *text)
+int
+store_bind_text (sqlite3_stmt *st, int at, const char *text)
 {
     if (!text)
         return sqlite3_bind_null (st, at);
     return sqlite3_bind_text (st, at, text, -1, SQLITE_STATIC);
 }
 
-static int
-s_bind_bytes (sqlite3_stmt *st, int at, proto_bytes_t b)
+int
+store_bind_bytes (sqlite3_stmt *st, int at, proto_bytes_t b)
 {
     /*  A NULL pointer would bind SQL NULL; empty output is an empty blob. */
     return sqlite3_bind_blob64 (st, at, b.data ? (const void *) b.data : "", b.size,
@@ -283,9 +317,9 @@ orch_store_new (const char *data_dir, bool full_sync, char *err, size_t err_size
     if (s_migrate (self, err, err_size))
         goto fail;
     for (int i = 0; i < ST_COUNT_; i++)
-        if (sqlite3_prepare_v3 (self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+        if (sqlite3_prepare_v3 (self->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &self->st[i], NULL) != SQLITE_OK) {
-            snprintf (err, err_size, "cannot prepare '%s': %s", s_sql[i],
+            snprintf (err, err_size, "cannot prepare '%s': %s", store_sql[i],
                       sqlite3_errmsg (self->db));
             goto fail;
         }
@@ -322,11 +356,17 @@ orch_store_begin (orch_store_t *self)
 {
     if (self->depth++ > 0)
         return 0;
-    if (s_exec (self, ST_BEGIN)) {
+    if (store_exec (self, ST_BEGIN)) {
         self->depth = 0;
         return -1;
     }
     return 0;
+}
+
+bool
+orch_store_in_transaction (const orch_store_t *self)
+{
+    return self->depth > 0;
 }
 
 int
@@ -334,11 +374,11 @@ orch_store_commit (orch_store_t *self)
 {
     if (self->depth == 0 || --self->depth > 0)
         return 0;
-    if (s_exec (self, ST_COMMIT)) {
+    if (store_exec (self, ST_COMMIT)) {
         /*  A failed COMMIT leaves the transaction open in some cases
             (SQLITE_BUSY); roll back so the connection is usable again.     */
         if (!sqlite3_get_autocommit (self->db))
-            s_exec (self, ST_ROLLBACK);
+            store_exec (self, ST_ROLLBACK);
         return -1;
     }
     return 0;
@@ -346,108 +386,35 @@ orch_store_commit (orch_store_t *self)
 
 int
 orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
-                   size_t spec_size, const char *summary, int64_t created_ms)
+                   size_t spec_size, const char *summary, int64_t created_ms,
+                   const char *key)
 {
+    /*  The row and its first event: both or neither.                      */
+    if (store_exec (self, ST_SAVEPOINT))
+        return -1;
     sqlite3_stmt *st = self->st[ST_INSERT];
-    s_bind_text (st, 1, id);
+    store_bind_text (st, 1, id);
     sqlite3_bind_blob64 (st, 2, spec, spec_size, SQLITE_STATIC);
-    s_bind_text (st, 3, summary);
+    store_bind_text (st, 3, summary);
     sqlite3_bind_int64 (st, 4, created_ms);
-    int rc = sqlite3_step (st);
+    store_bind_text (st, 5, key);
+    int step = sqlite3_step (st);
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        return 1;
-    s_log_db_error (self, "insert");
-    return -1;
-}
-
-int
-orch_store_set_dispatched (orch_store_t *self, const char *id, uint32_t attempt, int64_t ms)
-{
-    sqlite3_stmt *st = self->st[ST_DISPATCHED];
-    s_bind_text (st, 1, id);
-    sqlite3_bind_int64 (st, 2, attempt);
-    sqlite3_bind_int64 (st, 3, ms);
-    return s_update (self, ST_DISPATCHED);
-}
-
-int
-orch_store_undo_dispatched (orch_store_t *self, const char *id, uint32_t attempt)
-{
-    sqlite3_stmt *st = self->st[ST_UNDISPATCH];
-    s_bind_text (st, 1, id);
-    sqlite3_bind_int64 (st, 2, attempt);
-    return s_update (self, ST_UNDISPATCH);
-}
-
-int
-orch_store_set_started (orch_store_t *self, const char *id, uint32_t attempt,
-                        const char *worker, int64_t ms)
-{
-    sqlite3_stmt *st = self->st[ST_STARTED];
-    s_bind_text (st, 1, id);
-    sqlite3_bind_int64 (st, 2, attempt);
-    sqlite3_bind_int64 (st, 3, ms);
-    s_bind_text (st, 4, worker);
-    return s_update (self, ST_STARTED);
-}
-
-static int
-s_insert_file (orch_store_t *self, const char *id, int kind, const char *name,
-               const proto_bytes_t *content)
-{
-    sqlite3_stmt *st = self->st[ST_FILE];
-    s_bind_text (st, 1, id);
-    sqlite3_bind_int (st, 2, kind);
-    s_bind_text (st, 3, name);
-    if (content)
-        s_bind_bytes (st, 4, *content);
+    int rc = 0;
+    if (step == SQLITE_CONSTRAINT_UNIQUE)
+        rc = 1;
     else
-        sqlite3_bind_null (st, 4);
-    return s_exec (self, ST_FILE);
-}
-
-int
-orch_store_set_result (orch_store_t *self, const proto_result_t *r, int64_t ms)
-{
-    if (!proto_status_is_terminal (r->status))
-        return 0;
-    /*  The row and its files commit together or not at all.               */
-    if (s_exec (self, ST_SAVEPOINT))
-        return -1;
-    sqlite3_stmt *st = self->st[ST_RESULT];
-    s_bind_text (st, 1, r->id);
-    sqlite3_bind_int64 (st, 2, r->attempt);
-    s_bind_text (st, 3, proto_status_name (r->status));
-    sqlite3_bind_int64 (st, 4, ms);
-    s_bind_text (st, 5, r->worker);
-    if (r->has_exit_code)
-        sqlite3_bind_int64 (st, 6, r->exit_code);
-    if (r->has_signal)
-        sqlite3_bind_int64 (st, 7, r->signal);
-    s_bind_bytes (st, 8, r->stdout_data);
-    s_bind_bytes (st, 9, r->stderr_data);
-    sqlite3_bind_int (st, 10, r->stdout_truncated);
-    sqlite3_bind_int (st, 11, r->stderr_truncated);
-    sqlite3_bind_int64 (st, 12, (sqlite3_int64) r->wall_ms);
-    sqlite3_bind_int64 (st, 13, (sqlite3_int64) r->cpu_ms);
-    sqlite3_bind_int64 (st, 14, (sqlite3_int64) r->max_rss_kb);
-    s_bind_text (st, 15, r->error);
-    int rc = s_update (self, ST_RESULT);
-    if (rc == 1) {
-        for (size_t i = 0; i < r->file_count && rc == 1; i++)
-            if (s_insert_file (self, r->id, 0, r->files[i].path, &r->files[i].content))
-                rc = -1;
-        for (size_t i = 0; i < r->file_ref_count && rc == 1; i++)
-            if (s_insert_file (self, r->id, 1, r->file_refs[i], NULL))
-                rc = -1;
+    if (step != SQLITE_DONE) {
+        store_log_error (self, "insert");
+        rc = -1;
     }
-    if (rc < 0)
-        s_exec (self, ST_ROLLBACK_TO);
-    if (s_exec (self, ST_RELEASE))
+    else
+    if (store_event (self, id, created_ms, "queued", 0, NULL, NULL))
+        rc = -1;
+    if (rc)
+        store_exec (self, ST_ROLLBACK_TO);
+    if (store_exec (self, ST_RELEASE))
         return -1;
     return rc;
 }
@@ -457,7 +424,7 @@ orch_store_state (orch_store_t *self, const char *id, proto_status_t *status,
                   uint32_t *attempt)
 {
     sqlite3_stmt *st = self->st[ST_STATE];
-    s_bind_text (st, 1, id);
+    store_bind_text (st, 1, id);
     int rc = sqlite3_step (st);
     int found = 0;
     if (rc == SQLITE_ROW) {
@@ -468,7 +435,7 @@ orch_store_state (orch_store_t *self, const char *id, proto_status_t *status,
         found = 1;
     }
     else if (rc != SQLITE_DONE) {
-        s_log_db_error (self, "state");
+        store_log_error (self, "state");
         found = -1;
     }
     sqlite3_reset (st);
@@ -670,7 +637,7 @@ s_load_files (orch_store_t *self, orch_record_t *rec)
         }
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        s_log_db_error (self, "files");
+        store_log_error (self, "files");
         result = -1;
     }
     sqlite3_reset (st);
@@ -686,7 +653,7 @@ int
 orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **out)
 {
     sqlite3_stmt *st = self->st[ST_GET];
-    s_bind_text (st, 1, id);
+    store_bind_text (st, 1, id);
     sqlite3_bind_int (st, 2, full);
     int rc = sqlite3_step (st);
     int found = 0;
@@ -696,7 +663,7 @@ orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **o
         found = rec ? 1 : -1;
     }
     else if (rc != SQLITE_DONE) {
-        s_log_db_error (self, "get");
+        store_log_error (self, "get");
         found = -1;
     }
     sqlite3_reset (st);
@@ -733,7 +700,7 @@ orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
     sqlite3_bind_int64 (st, 2, (sqlite3_int64) limit);
     sqlite3_bind_int (st, 3, with_spec);
     if (which == ST_LIST_STATUS)
-        s_bind_text (st, 4, proto_status_name (status));
+        store_bind_text (st, 4, proto_status_name (status));
     *items = calloc (limit ? limit : 1, sizeof **items);
     *count = 0;
     int result = *items ? 0 : -1;
@@ -746,7 +713,7 @@ orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
             (*items)[(*count)++] = rec;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        s_log_db_error (self, "list");
+        store_log_error (self, "list");
         result = -1;
     }
     sqlite3_reset (st);
@@ -760,7 +727,7 @@ int
 orch_store_scan (orch_store_t *self, proto_status_t status, orch_store_scan_fn *fn, void *arg)
 {
     sqlite3_stmt *st = self->st[ST_SCAN];
-    s_bind_text (st, 1, proto_status_name (status));
+    store_bind_text (st, 1, proto_status_name (status));
     int rc;
     while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
         const char *id = (const char *) sqlite3_column_text (st, 0);
@@ -770,7 +737,7 @@ orch_store_scan (orch_store_t *self, proto_status_t status, orch_store_scan_fn *
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
     if (rc != SQLITE_DONE) {
-        s_log_db_error (self, "scan");
+        store_log_error (self, "scan");
         return -1;
     }
     return 0;
@@ -790,7 +757,7 @@ orch_store_count (orch_store_t *self, uint64_t *counts)
     }
     sqlite3_reset (st);
     if (rc != SQLITE_DONE) {
-        s_log_db_error (self, "count");
+        store_log_error (self, "count");
         return -1;
     }
     return 0;

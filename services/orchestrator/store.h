@@ -4,15 +4,36 @@
     time (an flock on DATA_DIR/lock). Every write that a client is told
     about is committed before the client hears of it.
 
+    What survives what (the journal is a WAL; ORCH_DURABILITY chooses
+    synchronous=NORMAL or FULL):
+      * a crash of the process (kill -9, abort, OOM kill): every committed
+        transaction, in both modes. A commit has reached the operating
+        system's page cache before the client is answered.
+      * a crash of the machine (power loss, kernel panic): with "full"
+        every commit is fsync'ed first, so nothing acknowledged is lost;
+        with "normal" (the default) the transactions since the last WAL
+        checkpoint may be rolled back. Tasks then come back in an earlier
+        state (e.g. running again) and recovery re-runs them: at least once.
+      * a lost disk: nothing. Copy the database (sqlite3 .backup) elsewhere.
+
     Status transitions are guarded in SQL, so a late or duplicated frame can
     never move a task backwards or overwrite a terminal result:
       queued -> dispatched        (attempt := attempt + 1)
-      dispatched -> queued        (undo when the send failed)
-      dispatched -> running       (same attempt only)
-      dispatched|running -> terminal (same attempt only, first one wins)
+      dispatched -> queued        (undo when the send failed: attempt - 1)
+      dispatched|running -> queued  (requeue: lease expired, worker lost)
+      dispatched|queued -> running  (started, same attempt only)
+      non-terminal -> terminal    (a result: the same attempt, or an older
+                                   one while no newer attempt runs unless
+                                   it is "cancelled" (our own cancel of a
+                                   superseded run); or lost / cancelled
+                                   decided here.) The first terminal
+                                   status wins.
+    Every transition that applies appends an event to the task's timeline
+    (table task_events) in the same transaction.
 
     Schema history (PRAGMA user_version):
       1  tasks, task_files
+      2  task_events, tasks.lost_runs, tasks.cancel_ms, index on finished_ms
 */
 #ifndef ORCH_STORE_H_INCLUDED
 #define ORCH_STORE_H_INCLUDED
@@ -24,7 +45,7 @@
 #include "orch.h"
 #include "proto.h"
 
-#define ORCH_STORE_SCHEMA_VERSION 1
+#define ORCH_STORE_SCHEMA_VERSION 2
 
 /*  A task as stored, with a proto_record_t view over its own storage.
     The view's strings and byte fields point into this struct; view.task is
@@ -64,23 +85,83 @@ void orch_store_destroy (orch_store_t **self_p);
     counted; only the outermost commits.                                    */
 int orch_store_begin (orch_store_t *self);
 int orch_store_commit (orch_store_t *self);
+/*  Inside a begin/commit pair (outermost commit not reached yet).         */
+bool orch_store_in_transaction (const orch_store_t *self);
 
-/*  Insert a queued task. spec is the encoded "task" frame. Returns 0, 1 when
-    the id exists already, -1 on a database error.                          */
+/*  Insert a queued task (and its "queued" event). spec is the encoded
+    "task" frame; key, the idempotency key, may be NULL. Returns 0, 1 when
+    the id (or key) exists already, -1 on a database error.                 */
 int orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
-                       size_t spec_size, const char *summary, int64_t created_ms);
+                       size_t spec_size, const char *summary, int64_t created_ms,
+                       const char *key);
 
-/*  Transitions: 1 applied, 0 refused by the guard (see above), -1 error.  */
+/*  The task stored under an idempotency key: 1 with its id copied into id
+    (PROTO_ID_MAX + 1 bytes), 0 none, -1 error.                             */
+int orch_store_find_key (orch_store_t *self, const char *key, char *id);
+
+/*  Transitions (store_flow.c): 1 applied, 0 refused by the guard (see
+    above), -1 error.                                                        */
 int orch_store_set_dispatched (orch_store_t *self, const char *id, uint32_t attempt,
                                int64_t ms);
 int orch_store_undo_dispatched (orch_store_t *self, const char *id, uint32_t attempt);
 int orch_store_set_started (orch_store_t *self, const char *id, uint32_t attempt,
                             const char *worker, int64_t ms);
 int orch_store_set_result (orch_store_t *self, const proto_result_t *result, int64_t ms);
+/*  dispatched|running attempt -> queued (attempt kept: the next dispatch
+    is attempt + 1). lost_run: the run ended with its worker (counts toward
+    ORCH_MAX_ATTEMPTS). worker and reason go into the "requeued" event.     */
+int orch_store_requeue (orch_store_t *self, const char *id, uint32_t attempt, bool lost_run,
+                        const char *worker, const char *reason, int64_t ms);
+/*  Any non-terminal status -> terminal status (lost, cancelled) decided by
+    the orchestrator, with error as the reason. attempt 0: whatever it is. */
+int orch_store_finish (orch_store_t *self, const char *id, uint32_t attempt,
+                       proto_status_t status, const char *worker, const char *error,
+                       int64_t ms);
+/*  A client asked to cancel the running attempt: remember when (once).   */
+int orch_store_cancel_requested (orch_store_t *self, const char *id, uint32_t attempt,
+                                 const char *worker, int64_t ms);
 
 /*  Status and attempt of a task: 1 found, 0 unknown, -1 error.             */
 int orch_store_state (orch_store_t *self, const char *id, proto_status_t *status,
                       uint32_t *attempt);
+
+/*  What recovery needs to know of a task (store_admin.c).                  */
+typedef struct {
+    char id[PROTO_ID_MAX + 1];          /* the task */
+    proto_status_t status;              /* current status */
+    uint32_t attempt;                   /* current attempt (dispatch count) */
+    uint32_t lost_runs;                 /* runs that ended with their worker */
+    int64_t cancel_ms;                  /* when a cancel was asked, 0: never */
+    char worker[PROTO_NAME_MAX + 1];    /* worker of the running attempt, "" */
+} orch_task_state_t;
+
+/*  1 found, 0 unknown, -1 error.                                           */
+int orch_store_lookup (orch_store_t *self, const char *id, orch_task_state_t *state);
+
+/*  Call fn for every dispatched or running task, oldest first. 0 or -1.   */
+typedef void (orch_store_inflight_fn) (void *arg, const orch_task_state_t *state);
+int orch_store_scan_inflight (orch_store_t *self, orch_store_inflight_fn *fn, void *arg);
+
+/*  One entry of a task's timeline.                                         */
+typedef struct {
+    int64_t at_ms;                      /* Unix ms */
+    char event[24];                     /* queued, dispatched, started,
+                                           requeued, cancel_requested, or a
+                                           terminal status name */
+    uint32_t attempt;                   /* 0: not about an attempt */
+    char *worker;                       /* owned, or NULL */
+    char *detail;                       /* owned, or NULL: why */
+} orch_event_t;
+
+/*  The timeline of task id, oldest first: *items malloc'd (free with
+    orch_store_events_free). 0 or -1.                                       */
+int orch_store_events (orch_store_t *self, const char *id, orch_event_t **items,
+                       size_t *count);
+void orch_store_events_free (orch_event_t **items, size_t count);
+
+/*  Retention: delete up to limit finished tasks (with their files and
+    timelines) that finished before before_ms. Returns how many, or -1.    */
+int64_t orch_store_prune (orch_store_t *self, int64_t before_ms, size_t limit);
 
 /*  Load one task. full: with stdout, stderr and files. 1/0/-1.             */
 int orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **out);

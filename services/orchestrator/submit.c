@@ -1,5 +1,6 @@
 /*  submit.c - ROUTER socket for the CLI: envelopes, requests, replies.     */
 #include "submit.h"
+#include "cancel.h"
 #include "log.h"
 #include "orch_config.h"
 #include "store.h"
@@ -220,10 +221,10 @@ s_submit (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
         s_error (self, env, msg->req, "busy", NULL, "too many requests are waiting; try later");
         return;
     }
-    /*  Idempotency keys (sub->key) are a later issue: accepted, ignored.   */
     char id[PROTO_ID_MAX + 1];
     orch_err_t err;
-    if (orch_tasks_accept (orch, &sub->task, id, &err)) {
+    bool existed;
+    if (orch_tasks_accept (orch, &sub->task, sub->key, id, &existed, &err)) {
         s_error (self, env, msg->req, err.code, err.field, err.message);
         return;
     }
@@ -354,10 +355,15 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
         case PROTO_REQ_WORKERS:
             s_workers (self, env, msg);
             break;
-        case PROTO_REQ_CANCEL:
-            s_error (self, env, msg->req, "not_implemented", NULL,
-                     "cancel is not implemented yet");
+        case PROTO_REQ_CANCEL: {
+            orch_cancel_t outcome;
+            orch_err_t err;
+            if (orch_cancel (orch, msg->u.get.id, &outcome, &err))
+                s_error (self, env, msg->req, err.code, err.field, err.message);
+            else
+                s_reply_record (self, env, msg->req, msg->u.get.id);
             break;
+        }
         default:
             s_error (self, env, msg->req, "bad_request", "type", "type: not a request");
             break;

@@ -4,9 +4,10 @@
     [payload]); every reply goes back with the request's own envelope. Each
     request carries req (echoed) and the API token (checked in constant
     time; wrong -> error "unauthorized").
-      submit {task, key?, wait_ms?} -> accepted {id} after the commit; with
-                                       wait_ms: task {record} when terminal
-                                       or when wait_ms passed
+      submit {task, key?, wait_ms?} -> accepted {id} after the commit (a
+                                       key seen before: the id of its task);
+                                       with wait_ms: task {record} when
+                                       terminal or when wait_ms passed
       get {id}                      -> task {record} | error not_found
       wait {id, timeout_ms}         -> task {record} when terminal or at
                                        the timeout (current record)
@@ -14,10 +15,13 @@
                                        default 50, at most 1000; items
                                        without outputs, files and stdin)
       workers {}                    -> workers {items}
-      cancel {id}                   -> error not_implemented (later issue)
-    Errors: bad_request (field named), unauthorized, not_found, busy (too
-    many waiters), too_large (record above the frame cap: use HTTP),
-    internal.
+      cancel {id}                   -> task {record}: cancelled now, or
+                                       still running while its worker
+                                       kills it (cancel.h); error conflict
+                                       when it has finished
+    Errors: bad_request (field named), unauthorized, not_found, conflict,
+    busy (too many waiters), queue_full (ORCH_MAX_QUEUED tasks wait; retry
+    later), too_large (record above the frame cap: use HTTP), internal.
 */
 #ifndef ORCH_SUBMIT_H_INCLUDED
 #define ORCH_SUBMIT_H_INCLUDED

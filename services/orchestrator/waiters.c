@@ -24,6 +24,9 @@ struct orch_waiters_t {
     size_t count;
     size_t max;
     zhashx_t *by_id;                    /* id -> first waiter of the chain */
+    char (*deferred)[PROTO_ID_MAX + 1]; /* finished, not yet committed */
+    size_t deferred_count;
+    size_t deferred_cap;
 };
 
 orch_waiters_t *
@@ -54,6 +57,7 @@ orch_waiters_destroy (orch_waiters_t **self_p)
         w = next;
     }
     zhashx_destroy (&self->by_id);
+    free (self->deferred);
     free (self);
     *self_p = NULL;
 }
@@ -205,5 +209,31 @@ orch_waiters_fire_all (orch_waiters_t *self)
         s_wake (w, ORCH_WAKE_SHUTDOWN);
         n++;
     }
+    return n;
+}
+
+void
+orch_waiters_defer (orch_waiters_t *self, const char *id)
+{
+    if (!zhashx_lookup (self->by_id, id))
+        return;                         /* nobody waits: nothing to do */
+    if (self->deferred_count == self->deferred_cap) {
+        size_t cap = self->deferred_cap ? self->deferred_cap * 2 : 16;
+        char (*grown)[PROTO_ID_MAX + 1] = realloc (self->deferred, cap * sizeof *grown);
+        if (!grown)
+            return;                     /* they wake at their deadline */
+        self->deferred = grown;
+        self->deferred_cap = cap;
+    }
+    snprintf (self->deferred[self->deferred_count++], PROTO_ID_MAX + 1, "%s", id);
+}
+
+size_t
+orch_waiters_flush_deferred (orch_waiters_t *self, bool fire)
+{
+    size_t n = 0;
+    for (size_t i = 0; fire && i < self->deferred_count; i++)
+        n += orch_waiters_fire (self, self->deferred[i]);
+    self->deferred_count = 0;
     return n;
 }

@@ -43,4 +43,11 @@ size_t orch_waiters_fire (orch_waiters_t *self, const char *id);
 size_t orch_waiters_expire (orch_waiters_t *self, int64_t now_mono);
 size_t orch_waiters_fire_all (orch_waiters_t *self);
 
+/*  Task id became terminal inside a transaction that is not committed
+    yet: its waiters must hear of it only after the commit. flush_deferred
+    wakes them (fire: the commit succeeded) or forgets them (it failed:
+    they keep waiting). Returns how many waiters were woken.               */
+void orch_waiters_defer (orch_waiters_t *self, const char *id);
+size_t orch_waiters_flush_deferred (orch_waiters_t *self, bool fire);
+
 #endif

@@ -231,6 +231,21 @@ orch_workers_finished (orch_workers_t *self, const char *worker, const char *id,
     return false;
 }
 
+bool
+orch_workers_known (const orch_workers_t *self, const char *worker)
+{
+    return zhashx_lookup (self->table, worker) != NULL;
+}
+
+bool
+orch_workers_forget (orch_workers_t *self, const char *worker)
+{
+    if (!zhashx_lookup (self->table, worker))
+        return false;
+    zhashx_delete (self->table, worker);
+    return true;
+}
+
 int64_t
 orch_workers_free (const orch_workers_t *self)
 {

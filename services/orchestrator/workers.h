@@ -10,8 +10,9 @@
     rule lives in dispatch.c: credit = free - dispatched-not-started).
 
     Each worker also keeps the set of task ids running on it (from
-    heartbeats, started and result frames): what must be re-queued when it
-    dies (a later issue; today its death only removes its credit).
+    heartbeats, started and result frames), shown to the death callback.
+    What is given back when a worker dies is decided from the leases
+    (recovery.h), which also survive the worker table across restarts.
 */
 #ifndef ORCH_WORKERS_H_INCLUDED
 #define ORCH_WORKERS_H_INCLUDED
@@ -54,6 +55,11 @@ bool orch_workers_started (orch_workers_t *self, const char *worker, const char 
     Returns whether the task was in the worker's running set.               */
 bool orch_workers_finished (orch_workers_t *self, const char *worker, const char *id,
                             bool applied, int64_t now_ms, int64_t mono);
+
+/*  The worker is in the table (alive as far as we know).                   */
+bool orch_workers_known (const orch_workers_t *self, const char *worker);
+/*  The worker said "bye": forget it now. Returns whether it was known.    */
+bool orch_workers_forget (orch_workers_t *self, const char *worker);
 
 /*  Sum of free slots over live workers (may be negative transiently).     */
 int64_t orch_workers_free (const orch_workers_t *self);

@@ -7,6 +7,12 @@ file that is scanned for sanitizer reports when the test ends.
 Fixtures:
   orch    -- a running orchestrator (no worker)
   system  -- an orchestrator plus one agent-sandbox with 2 slots
+
+Faults: Service.kill9 / sigstop / sigcont; Orchestrator.same_ports () gives
+the environment that binds a new orchestrator to the ports of a running or
+dead one (ZeroMQ and HTTP clients reconnect to the same addresses), and
+System.restart_orchestrator () uses it; System.add_sandbox () starts more
+workers.
 """
 import json
 import os
@@ -90,9 +96,18 @@ class Service:
             self.proc.kill()
             self.proc.wait()
 
+    def sigstop(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def sigcont(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def alive(self):
+        return self.proc.poll() is None
+
 
 class Orchestrator(Service):
-    def __init__(self, tmp_path, env=None, data_dir=None, token=TOKEN):
+    def __init__(self, tmp_path, env=None, data_dir=None, token=TOKEN, log_name="orchestrator"):
         self.data_dir = data_dir or str(tmp_path / "data")
         self.token = token
         base = {
@@ -107,12 +122,23 @@ class Orchestrator(Service):
         if token is not None:
             base["ORCH_API_TOKEN"] = token
         base.update(env or {})
-        super().__init__("orchestrator", [bin_path("orchestrator")], base,
-                         str(tmp_path / "orchestrator.log"))
+        super().__init__(log_name, [bin_path("orchestrator")], base,
+                         str(tmp_path / (log_name + ".log")))
         m = self.wait_for_log(r"event=ready http=(\S+) submit=(\S+) tasks=(\S+) "
                               r"results=(\S+) control=(\S+)")
         self.http_addr, self.submit, self.tasks, self.results, self.control = m.groups()
         self.url = "http://" + self.http_addr
+
+    def same_ports(self):
+        """Environment that binds the ports this instance had (from its ready
+        line), for a restart that clients and workers find again."""
+        return {
+            "ORCH_HTTP_ADDR": self.http_addr,
+            "ORCH_SUBMIT_ENDPOINT": self.submit,
+            "ORCH_TASKS_ENDPOINT": self.tasks,
+            "ORCH_RESULTS_ENDPOINT": self.results,
+            "ORCH_CONTROL_ENDPOINT": self.control,
+        }
 
     def http(self, method, path, body=None, token=True, headers=None, timeout=30):
         """One HTTP request; returns (status, headers, parsed JSON or bytes)."""
@@ -148,6 +174,7 @@ class Sandbox(Service):
             "SANDBOX_WORK_DIR": self.work_dir,
         }
         base.update(env or {})
+        self.worker_id = base.get("SANDBOX_WORKER_ID")
         super().__init__(name, [bin_path("agent-sandbox")], base, str(tmp_path / (name + ".log")))
 
 
@@ -156,9 +183,36 @@ class System:
 
     def __init__(self, tmp_path, orch_env=None, sandbox_env=None, slots=2):
         self.tmp_path = tmp_path
+        self.orch_env = dict(orch_env or {})
         self.orch = Orchestrator(tmp_path, orch_env)
+        self.old_orchs = []             # earlier instances (restarts)
         self.sandboxes = [Sandbox(tmp_path, self.orch, slots, sandbox_env)]
         self.orch.wait_for_log(r"event=worker_joined")
+
+    def add_sandbox(self, name, slots=2, env=None, wait=True):
+        """Start one more worker (logs to NAME.log, works in NAME-work)."""
+        sbx = Sandbox(self.tmp_path, self.orch, slots,
+                      {"SANDBOX_WORKER_ID": name, **(env or {})}, name=name)
+        self.sandboxes.append(sbx)
+        if wait:
+            self.orch.wait_for_log(r"event=worker_joined worker=\"%s\"" % re.escape(name))
+        return sbx
+
+    def restart_orchestrator(self, kill=True, env=None):
+        """kill -9 (or SIGTERM) the orchestrator and start a new one on the
+        same ports and data directory; returns the new one."""
+        old = self.orch
+        if kill:
+            old.kill9()
+            old.log.close()
+        else:
+            assert old.stop() == 0
+        self.old_orchs.append(old)
+        n = len(self.old_orchs)
+        self.orch = Orchestrator(self.tmp_path, {**self.orch_env, **old.same_ports(), **(env or {})},
+                                 data_dir=old.data_dir, token=old.token,
+                                 log_name=f"orchestrator-{n}")
+        return self.orch
 
     def http(self, *args, **kwargs):
         return self.orch.http(*args, **kwargs)
@@ -188,9 +242,14 @@ class System:
         return [*self.sandboxes, self.orch]
 
     def stop(self):
+        """SIGTERM every live service (workers first, while the orchestrator
+        still acknowledges their results); exit codes by name."""
         codes = {}
         for svc in self.services():
-            codes[svc.name] = svc.stop()
+            if svc.alive():
+                codes[svc.name] = svc.stop()
+            else:
+                svc.log.close()
         return codes
 
 
@@ -214,5 +273,5 @@ def system(tmp_path):
     s = System(tmp_path)
     yield s
     codes = s.stop()
-    _check_logs(s.services())
+    _check_logs(s.services() + s.old_orchs)
     assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"

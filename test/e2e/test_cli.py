@@ -30,7 +30,7 @@ SAN_ENV = {
     "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1:halt_on_error=1",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-COMMANDS = ("run", "submit", "get", "wait", "help")
+COMMANDS = ("run", "submit", "get", "wait", "cancel", "help")
 
 
 # ---------------------------------------------------------------------------
@@ -694,3 +694,52 @@ def test_unknown_option_and_command_exit_2():
     assert proc.returncode == 2 and b"'--timeout' needs a value" in proc.stderr
     proc = cleudo("run", "--json=yes", "--", "true")
     assert proc.returncode == 2 and b"takes no value" in proc.stderr
+
+
+# ---------------------------------------------------------------------------
+# reliability: idempotency keys, a full queue, cancel
+
+def test_key_is_sent_and_queue_full_exits_7(fake):
+    fake.script = story(dict(status="succeeded"))
+    proc = cleudo("submit", "--key", "job-17", "--", "true", fake=fake)
+    assert proc.returncode == 0, proc.stderr
+    assert fake.of_type("submit")[0]["key"] == "job-17"
+    proc = cleudo("submit", "--key", "", "--", "true", fake=fake)
+    assert proc.returncode == 2 and b"--key" in proc.stderr
+    fake.submit_error = {"code": "queue_full", "message": "10000 tasks are waiting"}
+    for cmd in ("submit", "run"):
+        proc = cleudo(cmd, "--", "true", fake=fake)
+        assert proc.returncode == 7, (cmd, proc.stderr)
+        assert proc.stderr == b"cleudo: the orchestrator's queue is full; retry later\n"
+
+
+def test_cancel_sends_the_request_and_reports(fake):
+    replies = {
+        "t-run": {"status": "running"},
+        "t-q": {"status": "cancelled", "error": "cancelled while queued"},
+    }
+    answer = fake.answer
+
+    def with_cancel(msg):
+        if msg.get("type") == "cancel":
+            base = {"v": 1, "req": msg["req"]}
+            if msg["id"] == "t-done":
+                return {**base, "type": "error", "code": "conflict",
+                        "message": "task t-done has already finished (succeeded)"}
+            rec = make_record(msg["id"], {"argv": ["sleep", "9"]}, **replies[msg["id"]])
+            return {**base, "type": "task", "task": rec}
+        return answer(msg)
+    fake.answer = with_cancel
+    proc = cleudo("cancel", "t-q", fake=fake)
+    assert proc.returncode == 0 and proc.stdout == b"task t-q cancelled\n"
+    proc = cleudo("cancel", "t-run", fake=fake)
+    assert proc.returncode == 0 and b"cancel requested" in proc.stdout
+    proc = cleudo("cancel", "--json", "t-q", fake=fake)
+    assert json.loads(proc.stdout)["status"] == "cancelled"
+    proc = cleudo("cancel", "t-done", fake=fake)
+    assert proc.returncode == 3
+    assert proc.stderr == (b"cleudo: cannot cancel task t-done: task t-done has already "
+                           b"finished (succeeded)\n")
+    assert [r["type"] for r in fake.requests].count("cancel") == 4
+    proc = cleudo("cancel", fake=fake)
+    assert proc.returncode == 2

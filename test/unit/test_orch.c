@@ -4,10 +4,14 @@
     handling. (base64, UTF-8 and the JSON schema are common's: see
     test_common.c.)                                                         */
 #include "log.h"
+#include "cancel.h"
+#include "control.h"
 #include "dispatch.h"
+#include "leases.h"
 #include "orch.h"
 #include "orch_config.h"
 #include "record_json.h"
+#include "recovery.h"
 #include "results.h"
 #include "store.h"
 #include "task_json.h"
@@ -72,7 +76,7 @@ s_store_with (const char *id)
         static const char *const argv[] = { "echo", "hi", NULL };
         size_t size;
         uint8_t *spec = s_spec (id, argv, 2, &size);
-        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "echo hi", 1000), 0);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "echo hi", 1000, NULL), 0);
         free (spec);
     }
     return store;
@@ -160,7 +164,7 @@ START_TEST (store_lifecycle_and_guards)
     ck_assert_int_eq (attempt, 0);
     ck_assert_int_eq (orch_store_state (store, "nope", &status, &attempt), 0);
     /*  Duplicate id.                                                       */
-    ck_assert_int_eq (orch_store_insert (store, id, (const uint8_t *) "x", 1, "", 1), 1);
+    ck_assert_int_eq (orch_store_insert (store, id, (const uint8_t *) "x", 1, "", 1, NULL), 1);
 
     /*  Not dispatched yet: started and results are refused.                */
     proto_result_t r = s_result (id, 1, PROTO_STATUS_SUCCEEDED);
@@ -290,6 +294,25 @@ s_collect (void *arg, const char *id, uint32_t attempt)
     strcat (out, ",");
 }
 
+static void
+s_collect_state (void *arg, const orch_task_state_t *st)
+{
+    char *out = arg;
+    strcat (out, st->id);
+    strcat (out, ":");
+    strcat (out, proto_status_name (st->status));
+    strcat (out, ":");
+    strcat (out, st->worker);
+    strcat (out, ",");
+}
+
+static bool
+s_lease_running (const orch_lease_t *lease, void *arg)
+{
+    (void) arg;
+    return lease->running;
+}
+
 START_TEST (store_list_scan_count)
 {
     s_tmpdir ();
@@ -300,7 +323,7 @@ START_TEST (store_list_scan_count)
         char id[16];
         snprintf (id, sizeof id, "t-%d", i);
         uint8_t *spec = s_spec (id, argv, 1, &size);
-        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "true", 1000 + i), 0);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "true", 1000 + i, NULL), 0);
         free (spec);
     }
     ck_assert_int_eq (orch_store_set_dispatched (store, "t-2", 1, 9), 1);
@@ -649,6 +672,8 @@ typedef struct {
     orch_config_t cfg;
     orch_t orch;
     void *pull;                         /* the fake worker's end */
+    void *pub;                          /* control PUB (orch->control's) */
+    void *sub;                          /* the fake worker's control end */
 } s_env_t;
 
 static void
@@ -658,12 +683,18 @@ s_env_up_with (s_env_t *env, bool connected)
     s_tmpdir ();
     env->cfg.max_frame = 16 << 20;
     env->cfg.max_wait = 300000;
+    env->cfg.max_attempts = 2;
+    env->cfg.dispatch_lease = 5000;
+    env->cfg.max_queued = 10000;
+    env->cfg.retention = 7ll * 24 * 3600 * 1000;
+    env->cfg.max_output_stored = 4 << 20;
     env->cfg.worker_timeout = 5000;
     orch_t *o = &env->orch;
     o->cfg = &env->cfg;
     o->store = s_store_with (NULL);
     o->workers = orch_workers_new (16);
     o->dispatch = orch_dispatch_new ();
+    o->leases = orch_leases_new ();
     o->waiters = orch_waiters_new (100);
     o->zctx = zmq_ctx_new ();
     o->tasks = zmq_socket (o->zctx, ZMQ_PUSH);
@@ -671,6 +702,12 @@ s_env_up_with (s_env_t *env, bool connected)
     env->pull = zmq_socket (o->zctx, ZMQ_PULL);
     if (connected)
         ck_assert_int_eq (zmq_connect (env->pull, "inproc://tasks"), 0);
+    env->pub = zmq_socket (o->zctx, ZMQ_PUB);
+    ck_assert_int_eq (zmq_bind (env->pub, "inproc://control"), 0);
+    env->sub = zmq_socket (o->zctx, ZMQ_SUB);
+    ck_assert_int_eq (zmq_setsockopt (env->sub, ZMQ_SUBSCRIBE, "", 0), 0);
+    ck_assert_int_eq (zmq_connect (env->sub, "inproc://control"), 0);
+    o->control = orch_control_new (env->pub);
 }
 
 static void
@@ -688,9 +725,15 @@ s_env_down (s_env_t *env)
     zmq_setsockopt (env->pull, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close (o->tasks);
     zmq_close (env->pull);
+    zmq_setsockopt (env->pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (env->sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close (env->pub);
+    zmq_close (env->sub);
+    orch_control_destroy (&o->control);
     zmq_ctx_term (o->zctx);
     orch_waiters_destroy (&o->waiters);
     orch_dispatch_destroy (&o->dispatch);
+    orch_leases_destroy (&o->leases);
     orch_workers_destroy (&o->workers);
     orch_store_destroy (&o->store);
     s_rmdir ();
@@ -704,7 +747,8 @@ s_accept (s_env_t *env, char *id)
     proto_task_t t = { .argv = argv, .argc = 1 };
     t.limits.network = -1;
     orch_err_t err;
-    ck_assert_int_eq (orch_tasks_accept (&env->orch, &t, id, &err), 0);
+    bool existed;
+    ck_assert_int_eq (orch_tasks_accept (&env->orch, &t, NULL, id, &existed, &err), 0);
     ck_assert (proto_valid_id (id, strlen (id)));
 }
 
@@ -752,11 +796,11 @@ START_TEST (dispatch_respects_credit)
     proto_msg_t hello = { .type = PROTO_HELLO };
     hello.u.hello = s_hello ("w1", 2);
     s_feed (&env, &hello, NULL);
-    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 2);
+    ck_assert_int_eq (orch_dispatch_credit (o), 2);
     usleep (20000);
     ck_assert_uint_eq (orch_dispatch_run (o), 2);
-    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 2);
-    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 0);
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 2);
+    ck_assert_int_eq (orch_dispatch_credit (o), 0);
     ck_assert_uint_eq (orch_dispatch_run (o), 0);
     proto_msg_t *t1 = s_recv_task (&env);
     proto_msg_t *t2 = s_recv_task (&env);
@@ -770,8 +814,8 @@ START_TEST (dispatch_respects_credit)
     proto_msg_t started = { .type = PROTO_STARTED };
     started.u.started = (proto_started_t) { ids[0], 1, "w1" };
     s_feed (&env, &started, NULL);
-    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 1);
-    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 0);
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 1);
+    ck_assert_int_eq (orch_dispatch_credit (o), 0);
     /*  result: the slot is free again, the third task goes.                */
     proto_msg_t result = { .type = PROTO_RESULT };
     result.u.result = s_result (ids[0], 1, PROTO_STATUS_SUCCEEDED);
@@ -780,7 +824,7 @@ START_TEST (dispatch_respects_credit)
     ck_assert_int_eq (s_feed (&env, &result, finished), 1);
     ck_assert_str_eq (finished, ids[0]);
     ck_assert_int_eq (s_feed (&env, &result, finished), 0);          /* duplicate */
-    ck_assert_int_eq (orch_dispatch_credit (o->dispatch, o->workers), 1);
+    ck_assert_int_eq (orch_dispatch_credit (o), 1);
     ck_assert_uint_eq (orch_dispatch_run (o), 1);
     proto_msg_t *t3 = s_recv_task (&env);
     ck_assert_str_eq (t3->u.task.id, ids[2]);
@@ -789,7 +833,7 @@ START_TEST (dispatch_respects_credit)
     result.u.result = s_result (ids[1], 1, PROTO_STATUS_REJECTED);
     result.u.result.worker = "w1";
     ck_assert_int_eq (s_feed (&env, &result, NULL), 1);
-    ck_assert_uint_eq (orch_dispatch_outstanding (o->dispatch), 1);
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 1);
     proto_status_t status;
     uint32_t attempt;
     ck_assert_int_eq (orch_store_state (o->store, ids[2], &status, &attempt), 1);
@@ -809,7 +853,6 @@ START_TEST (dispatch_respects_credit)
     ck_assert_int_eq (orch_dispatch_rebuild (again, o->store, &in_doubt), 0);
     ck_assert_uint_eq (orch_dispatch_queued (again), 0);
     ck_assert_uint_eq (in_doubt, 1);
-    ck_assert_uint_eq (orch_dispatch_outstanding (again), 0);
     orch_dispatch_destroy (&again);
     s_env_down (&env);
 }
@@ -847,7 +890,8 @@ START_TEST (accept_refuses_frames_over_the_cap)
     t.limits.network = -1;
     char id[PROTO_ID_MAX + 1];
     orch_err_t err;
-    ck_assert_int_eq (orch_tasks_accept (&env.orch, &t, id, &err), -1);
+    bool existed;
+    ck_assert_int_eq (orch_tasks_accept (&env.orch, &t, NULL, id, &existed, &err), -1);
     ck_assert_int_eq (err.status, 413);
     ck_assert_str_eq (err.code, "too_large");
     ck_assert_ptr_nonnull (strstr (err.message, "ORCH_MAX_FRAME"));
@@ -908,6 +952,584 @@ START_TEST (task_ids_sort_by_time)
 }
 END_TEST
 
+/* --- timeline, recovery transitions, keys, retention ------------------------ */
+
+/*  "event:attempt," for each timeline entry of id.                         */
+static void
+s_timeline (orch_store_t *store, const char *id, char *out, size_t size)
+{
+    orch_event_t *events = NULL;
+    size_t count = 0;
+    ck_assert_int_eq (orch_store_events (store, id, &events, &count), 0);
+    out[0] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        char one[64];
+        snprintf (one, sizeof one, "%s:%u,", events[i].event, events[i].attempt);
+        strncat (out, one, size - strlen (out) - 1);
+    }
+    orch_store_events_free (&events, count);
+}
+
+START_TEST (store_timeline_requeue_and_late_runs)
+{
+    s_tmpdir ();
+    const char *id = "0123456789ab-00000003";
+    orch_store_t *store = s_store_with (id);
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 1, 10), 1);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 11), 1);
+    /*  Requeue needs the current attempt and an in-flight status.          */
+    ck_assert_int_eq (orch_store_requeue (store, id, 2, true, "w1", "x", 12), 0);
+    ck_assert_int_eq (orch_store_requeue (store, id, 1, true, "w1", "w1 went silent", 12), 1);
+    ck_assert_int_eq (orch_store_requeue (store, id, 1, true, "w1", "again", 12), 0);
+    orch_task_state_t st;
+    ck_assert_int_eq (orch_store_lookup (store, id, &st), 1);
+    ck_assert_int_eq (st.status, PROTO_STATUS_QUEUED);
+    ck_assert_uint_eq (st.attempt, 1);
+    ck_assert_uint_eq (st.lost_runs, 1);
+    ck_assert_str_eq (st.worker, "");
+    /*  The very attempt that went back may still start (reclaimed) ...     */
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 13), 1);
+    ck_assert_int_eq (orch_store_requeue (store, id, 1, false, "w1", "w1 left", 14), 1);
+    ck_assert_int_eq (orch_store_lookup (store, id, &st), 1);
+    ck_assert_uint_eq (st.lost_runs, 1);                 /* leaving costs nothing */
+    /*  ... but not once a newer attempt was sent.                          */
+    ck_assert_int_eq (orch_store_set_dispatched (store, id, 2, 15), 1);
+    ck_assert_int_eq (orch_store_set_started (store, id, 1, "w1", 16), 0);
+    /*  An older attempt's result counts while the newer one has not
+        started; its own cancel (a run we did not want) never does.        */
+    proto_result_t old = s_result (id, 1, PROTO_STATUS_CANCELLED);
+    ck_assert_int_eq (orch_store_set_result (store, &old, 17), 0);
+    ck_assert_int_eq (orch_store_set_started (store, id, 2, "w2", 18), 1);
+    old = s_result (id, 1, PROTO_STATUS_SUCCEEDED);
+    ck_assert_int_eq (orch_store_set_result (store, &old, 19), 0);   /* 2 runs */
+    proto_result_t never = s_result (id, 3, PROTO_STATUS_SUCCEEDED);
+    ck_assert_int_eq (orch_store_set_result (store, &never, 19), 0);
+    proto_result_t r = s_result (id, 2, PROTO_STATUS_FAILED);
+    r.worker = "w2";
+    r.error = "boom";
+    ck_assert_int_eq (orch_store_set_result (store, &r, 20), 1);
+    char line[512];
+    s_timeline (store, id, line, sizeof line);
+    ck_assert_str_eq (line, "queued:0,dispatched:1,started:1,requeued:1,started:1,requeued:1,"
+                            "dispatched:2,started:2,failed:2,");
+    orch_event_t *events;
+    size_t count;
+    ck_assert_int_eq (orch_store_events (store, id, &events, &count), 0);
+    ck_assert_str_eq (events[3].worker, "w1");
+    ck_assert_str_eq (events[3].detail, "w1 went silent");
+    ck_assert_int_eq (events[8].at_ms, 20);
+    ck_assert_str_eq (events[8].detail, "boom");
+    orch_store_events_free (&events, count);
+    /*  The result of a task still queued: accepted (attempt >= its own).   */
+    const char *argv[] = { "true", NULL };
+    size_t size;
+    uint8_t *spec = s_spec ("t-q", argv, 1, &size);
+    ck_assert_int_eq (orch_store_insert (store, "t-q", spec, size, "true", 30, NULL), 0);
+    free (spec);
+    ck_assert_int_eq (orch_store_set_dispatched (store, "t-q", 1, 31), 1);
+    ck_assert_int_eq (orch_store_requeue (store, "t-q", 1, false, NULL, "lease", 32), 1);
+    proto_result_t late = s_result ("t-q", 1, PROTO_STATUS_SUCCEEDED);
+    ck_assert_int_eq (orch_store_set_result (store, &late, 33), 1);
+    /*  Undo removes the dispatched event (the frame never left).          */
+    spec = s_spec ("t-u", argv, 1, &size);
+    ck_assert_int_eq (orch_store_insert (store, "t-u", spec, size, "true", 40, NULL), 0);
+    free (spec);
+    ck_assert_int_eq (orch_store_set_dispatched (store, "t-u", 1, 41), 1);
+    ck_assert_int_eq (orch_store_undo_dispatched (store, "t-u", 1), 1);
+    s_timeline (store, "t-u", line, sizeof line);
+    ck_assert_str_eq (line, "queued:0,");
+    orch_store_destroy (&store);
+    s_rmdir ();
+}
+END_TEST
+
+START_TEST (store_finish_cancel_keys_prune)
+{
+    s_tmpdir ();
+    orch_store_t *store = s_store_with (NULL);
+    const char *argv[] = { "true", NULL };
+    const char *ids[] = { "k-1", "k-2", "k-3", "k-4" };
+    for (int i = 0; i < 4; i++) {
+        size_t size;
+        uint8_t *spec = s_spec (ids[i], argv, 1, &size);
+        char key[16];
+        snprintf (key, sizeof key, "key-%d", i);
+        ck_assert_int_eq (orch_store_insert (store, ids[i], spec, size, "true", 100 + i,
+                                             i < 2 ? key : NULL), 0);
+        free (spec);
+    }
+    /*  Keys: found; a second task under the same key is refused.           */
+    char id[PROTO_ID_MAX + 1];
+    ck_assert_int_eq (orch_store_find_key (store, "key-1", id), 1);
+    ck_assert_str_eq (id, "k-2");
+    ck_assert_int_eq (orch_store_find_key (store, "key-9", id), 0);
+    size_t size;
+    uint8_t *spec = s_spec ("k-5", argv, 1, &size);
+    ck_assert_int_eq (orch_store_insert (store, "k-5", spec, size, "true", 1, "key-0"), 1);
+    free (spec);
+    ck_assert_int_eq (orch_store_state (store, "k-5", &(proto_status_t) { 0 },
+                                        &(uint32_t) { 0 }), 0);     /* nothing left */
+    /*  Finish: queued -> cancelled, once.                                  */
+    ck_assert_int_eq (orch_store_finish (store, "k-1", 0, PROTO_STATUS_CANCELLED, NULL,
+                                         "cancelled while queued", 200), 1);
+    ck_assert_int_eq (orch_store_finish (store, "k-1", 0, PROTO_STATUS_LOST, NULL, "x", 201), 0);
+    ck_assert_int_eq (orch_store_finish (store, "k-2", 0, PROTO_STATUS_RUNNING, NULL, "x", 1),
+                      0);                               /* not terminal: refused */
+    /*  Cancel requested: running only, current attempt, once.             */
+    ck_assert_int_eq (orch_store_set_dispatched (store, "k-2", 1, 300), 1);
+    ck_assert_int_eq (orch_store_cancel_requested (store, "k-2", 1, "w", 301), 0);
+    ck_assert_int_eq (orch_store_set_started (store, "k-2", 1, "w", 302), 1);
+    ck_assert_int_eq (orch_store_cancel_requested (store, "k-2", 2, "w", 303), 0);
+    ck_assert_int_eq (orch_store_cancel_requested (store, "k-2", 1, "w", 303), 1);
+    ck_assert_int_eq (orch_store_cancel_requested (store, "k-2", 1, "w", 304), 0);
+    orch_task_state_t st;
+    ck_assert_int_eq (orch_store_lookup (store, "k-2", &st), 1);
+    ck_assert_int_eq (st.cancel_ms, 303);
+    ck_assert_str_eq (st.worker, "w");
+    /*  In flight: k-2 running, k-3 dispatched.                             */
+    ck_assert_int_eq (orch_store_set_dispatched (store, "k-3", 1, 305), 1);
+    char seen[64] = "";
+    ck_assert_int_eq (orch_store_scan_inflight (store, s_collect_state, seen), 0);
+    ck_assert_str_eq (seen, "k-2:running:w,k-3:dispatched:,");
+    /*  Retention: only finished tasks, only old enough, a batch at a time. */
+    proto_result_t r = s_result ("k-2", 1, PROTO_STATUS_CANCELLED);
+    proto_file_t files[] = { { "f", { (const uint8_t *) "x", 1 } } };
+    r.files = files;
+    r.file_count = 1;
+    ck_assert_int_eq (orch_store_set_result (store, &r, 400), 1);
+    ck_assert_int_eq (orch_store_prune (store, 200, 10), 0);  /* k-1 finished at 200 */
+    ck_assert_int_eq (orch_store_prune (store, 1000, 1), 1);
+    ck_assert_int_eq (orch_store_prune (store, 1000, 10), 1);
+    ck_assert_int_eq (orch_store_prune (store, 1000, 10), 0);
+    ck_assert_int_eq (orch_store_lookup (store, "k-1", &st), 0);
+    ck_assert_int_eq (orch_store_lookup (store, "k-3", &st), 1);
+    ck_assert_int_eq (orch_store_lookup (store, "k-4", &st), 1);
+    ck_assert_int_eq (orch_store_find_key (store, "key-0", id), 0);  /* key freed */
+    orch_store_destroy (&store);
+    /*  Nothing dangles: timelines and files went with their tasks.         */
+    char path[128];
+    snprintf (path, sizeof path, "%s/cleudo.db", s_dir);
+    sqlite3 *db;
+    ck_assert_int_eq (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    ck_assert_int_eq (sqlite3_prepare_v2 (db, "SELECT (SELECT count(*) FROM task_events WHERE"
+                                          " task_seq NOT IN (SELECT seq FROM tasks)),"
+                                          " (SELECT count(*) FROM task_files),"
+                                          " (SELECT user_version FROM pragma_user_version)",
+                                          -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq (sqlite3_step (q), SQLITE_ROW);
+    ck_assert_int_eq (sqlite3_column_int (q, 0), 0);
+    ck_assert_int_eq (sqlite3_column_int (q, 1), 0);
+    ck_assert_int_eq (sqlite3_column_int (q, 2), ORCH_STORE_SCHEMA_VERSION);
+    sqlite3_finalize (q);
+    sqlite3_close (db);
+    s_rmdir ();
+}
+END_TEST
+
+START_TEST (store_migrates_a_version_1_database)
+{
+    s_tmpdir ();
+    char path[128];
+    snprintf (path, sizeof path, "%s/cleudo.db", s_dir);
+    sqlite3 *db;
+    ck_assert_int_eq (sqlite3_open (path, &db), SQLITE_OK);
+    /*  The shipped version 1 schema, with one task in it.                 */
+    ck_assert_int_eq (sqlite3_exec (db,
+        "CREATE TABLE tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
+        " idem_key TEXT UNIQUE, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,"
+        " worker TEXT, spec BLOB NOT NULL, summary TEXT, created_ms INTEGER NOT NULL,"
+        " dispatched_ms INTEGER, started_ms INTEGER, finished_ms INTEGER, exit_code INTEGER,"
+        " signal INTEGER, stdout BLOB, stderr BLOB, stdout_truncated INTEGER,"
+        " stderr_truncated INTEGER, wall_ms INTEGER, cpu_ms INTEGER, max_rss_kb INTEGER,"
+        " error TEXT);"
+        "CREATE INDEX tasks_status_seq ON tasks (status, seq);"
+        "CREATE TABLE task_files (task_seq INTEGER NOT NULL REFERENCES tasks (seq)"
+        " ON DELETE CASCADE, kind INTEGER NOT NULL, name TEXT NOT NULL, content BLOB,"
+        " PRIMARY KEY (task_seq, kind, name)) WITHOUT ROWID;"
+        "INSERT INTO tasks (id, status, attempt, worker, spec, created_ms)"
+        " VALUES ('old-1', 'running', 1, 'w', x'80', 5);"
+        "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    orch_store_t *store = s_store_with (NULL);
+    orch_task_state_t st;
+    ck_assert_int_eq (orch_store_lookup (store, "old-1", &st), 1);
+    ck_assert_int_eq (st.status, PROTO_STATUS_RUNNING);
+    ck_assert_uint_eq (st.lost_runs, 0);
+    ck_assert_int_eq (st.cancel_ms, 0);
+    ck_assert_int_eq (orch_store_requeue (store, "old-1", 1, true, "w", "gone", 9), 1);
+    char line[128];
+    s_timeline (store, "old-1", line, sizeof line);
+    ck_assert_str_eq (line, "requeued:1,");
+    orch_store_destroy (&store);
+    s_rmdir ();
+}
+END_TEST
+
+START_TEST (leases_count_and_select)
+{
+    orch_leases_t *l = orch_leases_new ();
+    ck_assert_ptr_nonnull (orch_leases_dispatched (l, "a", 1, 100, true));
+    ck_assert_ptr_nonnull (orch_leases_dispatched (l, "b", 1, 100, false));
+    ck_assert_uint_eq (orch_leases_outstanding (l), 1);
+    ck_assert_uint_eq (orch_leases_waiting (l), 2);
+    /*  Started: no longer waiting nor holding credit; a cancel asked while
+        it was dispatched carries over.                                     */
+    orch_leases_get (l, "a")->cancel = 5;
+    orch_lease_t *a = orch_leases_running (l, "a", 1, "w1", 110);
+    ck_assert (a->running && a->cancel == 5 && a->claimed == 110);
+    ck_assert_str_eq (a->worker, "w1");
+    ck_assert_uint_eq (orch_leases_outstanding (l), 0);
+    ck_assert_uint_eq (orch_leases_waiting (l), 1);
+    /*  Re-dispatching a lease replaces it.                                 */
+    ck_assert_ptr_nonnull (orch_leases_dispatched (l, "b", 2, 120, true));
+    ck_assert_uint_eq (orch_leases_count (l), 2);
+    ck_assert_uint_eq (orch_leases_outstanding (l), 1);
+    ck_assert_uint_eq (orch_leases_get (l, "b")->attempt, 2);
+    orch_lease_t *got = NULL;
+    size_t n = orch_leases_select (l, s_lease_running, NULL, 10, &got);
+    ck_assert_uint_eq (n, 1);
+    ck_assert_str_eq (got[0].id, "a");
+    free (got);
+    orch_leases_remove (l, "b");
+    orch_leases_remove (l, "b");
+    orch_leases_remove (l, "zz");
+    ck_assert_uint_eq (orch_leases_waiting (l), 0);
+    ck_assert_uint_eq (orch_leases_outstanding (l), 0);
+    ck_assert_uint_eq (orch_leases_count (l), 1);
+    orch_leases_destroy (&l);
+    orch_leases_destroy (&l);
+}
+END_TEST
+
+/*  Next control frame the fake worker's SUB got (NULL: none in 500 ms).   */
+static proto_msg_t *
+s_recv_control (s_env_t *env)
+{
+    zmq_pollitem_t item = { env->sub, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, 500) <= 0)
+        return NULL;
+    zmq_msg_t m;
+    zmq_msg_init (&m);
+    ck_assert_int_ge (zmq_msg_recv (&m, env->sub, 0), 0);
+    proto_error_t perr;
+    proto_msg_t *msg = proto_decode (PROTO_CH_CONTROL, zmq_msg_data (&m), zmq_msg_size (&m), 0,
+                                     &perr);
+    zmq_msg_close (&m);
+    ck_assert_msg (msg, "%s: %s", perr.field, perr.message);
+    return msg;
+}
+
+START_TEST (control_acks_only_after_the_commit)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    usleep (20000);                     /* the SUB joins */
+    orch_control_ack (o->control, "t-1", 1);
+    orch_control_ack (o->control, "t-2", 3);
+    ck_assert_uint_eq (orch_control_flush (o->control, false), 0);    /* rolled back */
+    ck_assert_ptr_null (s_recv_control (&env));
+    orch_control_ack (o->control, "t-3", 2);
+    orch_control_ack (o->control, "t-4", 1);
+    ck_assert_uint_eq (orch_control_flush (o->control, true), 2);
+    proto_msg_t *m = s_recv_control (&env);
+    ck_assert_int_eq (m->type, PROTO_ACK);
+    ck_assert_uint_eq (m->u.ack.id_count, 2);
+    ck_assert_str_eq (m->u.ack.ids[0], "t-3");
+    ck_assert_uint_eq (m->u.ack.attempts[0], 2);
+    proto_msg_destroy (&m);
+    ck_assert_uint_eq (orch_control_flush (o->control, true), 0);    /* empty: nothing */
+    orch_control_cancel (o->control, "t-5", 4, "w9");
+    m = s_recv_control (&env);
+    ck_assert_int_eq (m->type, PROTO_CANCEL);
+    ck_assert_str_eq (m->u.cancel.id, "t-5");
+    ck_assert_uint_eq (m->u.cancel.attempt, 4);
+    ck_assert_str_eq (m->u.cancel.worker, "w9");
+    proto_msg_destroy (&m);
+    ck_assert_uint_eq (orch_control_acks_sent (o->control), 2);
+    ck_assert_uint_eq (orch_control_cancels_sent (o->control), 1);
+    s_env_down (&env);
+}
+END_TEST
+
+/*  Accept one task, hello w1 with slots, dispatch it: returns its frame.  */
+static proto_msg_t *
+s_dispatch_one (s_env_t *env, char *id, const char *worker, uint32_t slots)
+{
+    s_accept (env, id);
+    proto_msg_t hello = { .type = PROTO_HELLO };
+    hello.u.hello = s_hello (worker, slots);
+    s_feed (env, &hello, NULL);
+    usleep (20000);
+    ck_assert_uint_ge (orch_dispatch_run (&env->orch), 1);
+    proto_msg_t *t = s_recv_task (env);
+    ck_assert_ptr_nonnull (t);
+    ck_assert_str_eq (t->u.task.id, id);
+    return t;
+}
+
+static void
+s_started_by (s_env_t *env, const char *id, uint32_t attempt, const char *worker)
+{
+    proto_msg_t started = { .type = PROTO_STARTED };
+    started.u.started = (proto_started_t) { id, attempt, worker };
+    s_feed (env, &started, NULL);
+}
+
+/*  Worker gone from the table (as expiry or "bye" do), then back.         */
+static void
+s_rejoin (s_env_t *env, const char *worker, uint32_t slots)
+{
+    orch_workers_forget (env->orch.workers, worker);
+    proto_msg_t hello = { .type = PROTO_HELLO };
+    hello.u.hello = s_hello (worker, slots);
+    s_feed (env, &hello, NULL);
+}
+
+static void
+s_state_is (s_env_t *env, const char *id, proto_status_t status, uint32_t attempt,
+            uint32_t lost_runs)
+{
+    orch_task_state_t st;
+    ck_assert_int_eq (orch_store_lookup (env->orch.store, id, &st), 1);
+    ck_assert_msg (st.status == status, "%s is %s", id, proto_status_name (st.status));
+    ck_assert_uint_eq (st.attempt, attempt);
+    ck_assert_uint_eq (st.lost_runs, lost_runs);
+}
+
+START_TEST (recovery_leases_and_dead_workers)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    char id[PROTO_ID_MAX + 1];
+    proto_msg_t *t = s_dispatch_one (&env, id, "w1", 1);
+    proto_msg_destroy (&t);
+    /*  Not started within the lease: back to the front, no attempt lost.  */
+    orch_recovery_cron (o, orch_mono_ms () + 1000);
+    s_state_is (&env, id, PROTO_STATUS_DISPATCHED, 1, 0);
+    orch_recovery_cron (o, orch_mono_ms () + env.cfg.dispatch_lease + 100);
+    s_state_is (&env, id, PROTO_STATUS_QUEUED, 1, 0);
+    ck_assert_uint_eq (orch_leases_count (o->leases), 0);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 1);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    t = s_recv_task (&env);
+    ck_assert_uint_eq (t->u.task.attempt, 2);
+    proto_msg_destroy (&t);
+    /*  Started on w1, w1 dies: one run lost, back to the queue.           */
+    s_started_by (&env, id, 2, "w1");
+    s_state_is (&env, id, PROTO_STATUS_RUNNING, 2, 0);
+    orch_recovery_worker_gone (o, "w1", "w1 went silent", true);
+    s_state_is (&env, id, PROTO_STATUS_QUEUED, 2, 1);
+    /*  A worker that leaves gracefully costs nothing.                      */
+    s_rejoin (&env, "w1", 1);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    t = s_recv_task (&env);
+    proto_msg_destroy (&t);
+    s_started_by (&env, id, 3, "w1");
+    orch_recovery_worker_gone (o, "w1", "w1 left", false);
+    s_state_is (&env, id, PROTO_STATUS_QUEUED, 3, 1);
+    /*  The second lost run is the last one allowed (ORCH_MAX_ATTEMPTS 2).  */
+    s_rejoin (&env, "w1", 1);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    t = s_recv_task (&env);
+    proto_msg_destroy (&t);
+    s_started_by (&env, id, 4, "w1");
+    /*  A running lease nobody claims expires like a dead worker.           */
+    orch_recovery_cron (o, orch_mono_ms () + env.cfg.worker_timeout + 100);
+    orch_record_t *rec = NULL;
+    ck_assert_int_eq (orch_store_get (o->store, id, false, &rec), 1);
+    ck_assert_int_eq (rec->view.status, PROTO_STATUS_LOST);
+    ck_assert_ptr_nonnull (strstr (rec->error, "stopped reporting it"));
+    ck_assert_ptr_nonnull (strstr (rec->error, "2 of 2 allowed runs"));
+    orch_record_destroy (&rec);
+    ck_assert_uint_eq (orch_leases_count (o->leases), 0);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (recovery_heartbeats_reconcile)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    usleep (20000);
+    char id[PROTO_ID_MAX + 1];
+    proto_msg_t *t = s_dispatch_one (&env, id, "w1", 2);
+    proto_msg_destroy (&t);
+    /*  Its "started" was lost: a heartbeat that lists it starts it.       */
+    const char *running[] = { id, "zz-unknown", NULL };
+    const uint32_t attempts[] = { 1, 7 };
+    proto_msg_t hb = { .type = PROTO_HEARTBEAT };
+    hb.u.heartbeat = (proto_heartbeat_t) { .worker = "w1", .free = 0, .running = running,
+                                           .running_count = 2, .attempts = attempts };
+    s_feed (&env, &hb, NULL);
+    s_state_is (&env, id, PROTO_STATUS_RUNNING, 1, 0);
+    ck_assert_str_eq (orch_leases_get (o->leases, id)->worker, "w1");
+    /*  ... and a run of a task nobody knows is cancelled at that worker.   */
+    proto_msg_t *m = s_recv_control (&env);
+    ck_assert_int_eq (m->type, PROTO_CANCEL);
+    ck_assert_str_eq (m->u.cancel.id, "zz-unknown");
+    ck_assert_uint_eq (m->u.cancel.attempt, 7);
+    ck_assert_str_eq (m->u.cancel.worker, "w1");
+    proto_msg_destroy (&m);
+    /*  Another worker claiming the same task runs a duplicate: cancelled. */
+    hb.u.heartbeat.worker = "w2";
+    hb.u.heartbeat.running_count = 1;
+    s_feed (&env, &hb, NULL);
+    m = s_recv_control (&env);
+    ck_assert_str_eq (m->u.cancel.worker, "w2");
+    proto_msg_destroy (&m);
+    /*  w1 given up for dead, then heard again: the run is taken back.     */
+    orch_recovery_worker_gone (o, "w1", "silent", true);
+    s_state_is (&env, id, PROTO_STATUS_QUEUED, 1, 1);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 1);
+    hb.u.heartbeat.worker = "w1";
+    s_feed (&env, &hb, NULL);
+    s_state_is (&env, id, PROTO_STATUS_RUNNING, 1, 1);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 0);          /* forgotten */
+    ck_assert_ptr_null (s_recv_control (&env));
+    /*  A stale "started" (attempt 1 after attempt 2 was sent) is cancelled. */
+    orch_recovery_worker_gone (o, "w1", "silent", false);
+    s_rejoin (&env, "w1", 2);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    t = s_recv_task (&env);
+    ck_assert_uint_eq (t->u.task.attempt, 2);
+    proto_msg_destroy (&t);
+    s_started_by (&env, id, 1, "w3");
+    m = s_recv_control (&env);
+    ck_assert_int_eq (m->type, PROTO_CANCEL);
+    ck_assert_uint_eq (m->u.cancel.attempt, 1);
+    ck_assert_str_eq (m->u.cancel.worker, "w3");
+    proto_msg_destroy (&m);
+    s_state_is (&env, id, PROTO_STATUS_DISPATCHED, 2, 1);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (results_acked_and_waiters_woken_after_commit)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    usleep (20000);
+    char id[PROTO_ID_MAX + 1];
+    proto_msg_t *t = s_dispatch_one (&env, id, "w1", 1);
+    proto_msg_destroy (&t);
+    s_started_by (&env, id, 1, "w1");
+    s_woken[0] = '\0';
+    ck_assert_ptr_nonnull (orch_waiters_add (o->waiters, id, orch_mono_ms () + 60000, s_wake,
+                                             "r"));
+    proto_msg_t result = { .type = PROTO_RESULT };
+    result.u.result = s_result (id, 1, PROTO_STATUS_SUCCEEDED);
+    /*  Output beyond ORCH_MAX_OUTPUT_STORED is cut and marked.            */
+    env.cfg.max_output_stored = 2;
+    orch_batch_begin (o);
+    ck_assert_int_eq (s_feed (&env, &result, NULL), 1);
+    ck_assert_int_eq (s_feed (&env, &result, NULL), 0);          /* a duplicate */
+    ck_assert_str_eq (s_woken, "");                              /* not committed yet */
+    ck_assert_ptr_null (s_recv_control (&env));
+    ck_assert_int_eq (orch_batch_commit (o), 0);
+    ck_assert_ptr_nonnull (strstr (s_woken, "r:"));
+    proto_msg_t *m = s_recv_control (&env);
+    ck_assert_int_eq (m->type, PROTO_ACK);
+    ck_assert_uint_eq (m->u.ack.id_count, 2);                    /* duplicates too */
+    ck_assert_str_eq (m->u.ack.ids[1], id);
+    proto_msg_destroy (&m);
+    orch_record_t *rec = NULL;
+    ck_assert_int_eq (orch_store_get (o->store, id, true, &rec), 1);
+    ck_assert_uint_eq (rec->view.result.stdout_data.size, 2);
+    ck_assert (rec->view.result.stdout_truncated);
+    orch_record_destroy (&rec);
+    ck_assert_uint_eq (orch_leases_count (o->leases), 0);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (cancel_queued_dispatched_running_finished)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    usleep (20000);
+    orch_cancel_t out;
+    orch_err_t err;
+    char queued[PROTO_ID_MAX + 1];
+    s_accept (&env, queued);
+    ck_assert_int_eq (orch_cancel (o, queued, &out, &err), 0);
+    ck_assert_int_eq (out, ORCH_CANCEL_DONE);
+    ck_assert_uint_eq (orch_dispatch_queued (o->dispatch), 0);
+    ck_assert_int_eq (orch_cancel (o, queued, &out, &err), -1);
+    ck_assert_int_eq (err.status, 409);
+    ck_assert_str_eq (err.code, "conflict");
+    ck_assert_int_eq (orch_cancel (o, "nope-1", &out, &err), -1);
+    ck_assert_int_eq (err.status, 404);
+    /*  dispatched: cancelled now, a cancel for the attempt in flight.     */
+    char sent[PROTO_ID_MAX + 1];
+    proto_msg_t *t = s_dispatch_one (&env, sent, "w1", 2);
+    proto_msg_destroy (&t);
+    ck_assert_int_eq (orch_cancel (o, sent, &out, &err), 0);
+    ck_assert_int_eq (out, ORCH_CANCEL_DONE);
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 0);       /* credit back */
+    proto_msg_t *m = s_recv_control (&env);
+    ck_assert_str_eq (m->u.cancel.id, sent);
+    ck_assert_ptr_null (m->u.cancel.worker);
+    proto_msg_destroy (&m);
+    /*  running: pending until the worker's result says cancelled.         */
+    char run[PROTO_ID_MAX + 1];
+    s_accept (&env, run);
+    ck_assert_uint_eq (orch_dispatch_run (o), 1);
+    t = s_recv_task (&env);
+    proto_msg_destroy (&t);
+    s_started_by (&env, run, 1, "w1");
+    ck_assert_int_eq (orch_cancel (o, run, &out, &err), 0);
+    ck_assert_int_eq (out, ORCH_CANCEL_PENDING);
+    ck_assert_int_eq (orch_cancel (o, run, &out, &err), 0);           /* asked again */
+    m = s_recv_control (&env);
+    ck_assert_str_eq (m->u.cancel.worker, "w1");
+    proto_msg_destroy (&m);
+    ck_assert (orch_leases_get (o->leases, run)->cancel > 0);
+    /*  The worker dies before it confirms: cancelled, not requeued.       */
+    orch_recovery_worker_gone (o, "w1", "gone", true);
+    s_state_is (&env, run, PROTO_STATUS_CANCELLED, 1, 0);
+    s_env_down (&env);
+}
+END_TEST
+
+START_TEST (accept_keys_and_the_bounded_queue)
+{
+    s_env_t env;
+    s_env_up (&env);
+    env.cfg.max_queued = 2;
+    orch_t *o = &env.orch;
+    const char *argv[] = { "true", NULL };
+    proto_task_t t = { .argv = argv, .argc = 1 };
+    t.limits.network = -1;
+    char a[PROTO_ID_MAX + 1], b[PROTO_ID_MAX + 1], c[PROTO_ID_MAX + 1];
+    orch_err_t err;
+    bool existed;
+    ck_assert_int_eq (orch_tasks_accept (o, &t, "key-a", a, &existed, &err), 0);
+    ck_assert (!existed);
+    ck_assert_int_eq (orch_tasks_accept (o, &t, "key-a", b, &existed, &err), 0);
+    ck_assert (existed);
+    ck_assert_str_eq (a, b);
+    ck_assert_int_eq (orch_tasks_accept (o, &t, NULL, b, &existed, &err), 0);
+    ck_assert_uint_eq (orch_tasks_waiting (o), 2);
+    ck_assert_int_eq (orch_tasks_accept (o, &t, NULL, c, &existed, &err), -1);
+    ck_assert_int_eq (err.status, 429);
+    ck_assert_str_eq (err.code, "queue_full");
+    /*  A key seen before is answered even when the queue is full.          */
+    ck_assert_int_eq (orch_tasks_accept (o, &t, "key-a", c, &existed, &err), 0);
+    ck_assert_str_eq (c, a);
+    ck_assert_int_eq (orch_tasks_accept (o, &t, "bad\nkey", c, &existed, &err), -1);
+    ck_assert_int_eq (err.status, 400);
+    ck_assert (!orch_tasks_valid_key (""));
+    ck_assert (orch_tasks_valid_key ("x"));
+    s_env_down (&env);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -925,6 +1547,9 @@ main (void)
     tcase_add_test (tc, store_lifecycle_and_guards);
     tcase_add_test (tc, store_survives_reopen_and_locks);
     tcase_add_test (tc, store_list_scan_count);
+    tcase_add_test (tc, store_timeline_requeue_and_late_runs);
+    tcase_add_test (tc, store_finish_cancel_keys_prune);
+    tcase_add_test (tc, store_migrates_a_version_1_database);
     suite_add_tcase (s, tc);
 
     tc = tcase_create ("json");
@@ -942,6 +1567,17 @@ main (void)
     tcase_add_test (tc, dispatch_sends_nothing_without_a_connected_worker);
     tcase_add_test (tc, accept_refuses_frames_over_the_cap);
     tcase_add_test (tc, waiters_fire_expire_cancel);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("reliability");
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, leases_count_and_select);
+    tcase_add_test (tc, control_acks_only_after_the_commit);
+    tcase_add_test (tc, recovery_leases_and_dead_workers);
+    tcase_add_test (tc, recovery_heartbeats_reconcile);
+    tcase_add_test (tc, results_acked_and_waiters_woken_after_commit);
+    tcase_add_test (tc, cancel_queued_dispatched_running_finished);
+    tcase_add_test (tc, accept_keys_and_the_bounded_queue);
     suite_add_tcase (s, tc);
 
     SRunner *sr = srunner_create (s);

@@ -481,6 +481,23 @@ START_TEST (rt_hello_heartbeat_started_output)
     in = (proto_msg_t) { .type = PROTO_HEARTBEAT, .u.heartbeat = { .worker = "w1" } };
     out = s_round_trip (&in, PROTO_CH_RESULTS);
     ck_assert_uint_eq (out->u.heartbeat.running_count, 0);
+    ck_assert_ptr_null (out->u.heartbeat.attempts);
+    proto_msg_destroy (&out);
+
+    /*  The optional attempts run parallel to running.                      */
+    const uint32_t attempts[] = { 1, 4000000000u };
+    in = (proto_msg_t) { .type = PROTO_HEARTBEAT, .u.heartbeat = {
+        .worker = "w1", .free = 0, .running = running, .running_count = 2,
+        .attempts = attempts } };
+    out = s_round_trip (&in, PROTO_CH_RESULTS);
+    ck_assert_uint_eq (out->u.heartbeat.attempt_count, 2);
+    ck_assert_uint_eq (out->u.heartbeat.attempts[0], 1);
+    ck_assert_uint_eq (out->u.heartbeat.attempts[1], 4000000000u);
+    proto_msg_destroy (&out);
+
+    in = (proto_msg_t) { .type = PROTO_BYE, .u.bye = { "w1" } };
+    out = s_round_trip (&in, PROTO_CH_RESULTS);
+    ck_assert_str_eq (out->u.bye.worker, "w1");
     proto_msg_destroy (&out);
 
     in = (proto_msg_t) { .type = PROTO_STARTED, .u.started = {
@@ -535,9 +552,26 @@ END_TEST
 
 START_TEST (rt_cancel_ack)
 {
-    proto_msg_t in = { .type = PROTO_CANCEL, .u.cancel = { "t-1" } };
+    proto_msg_t in = { .type = PROTO_CANCEL, .u.cancel = { "t-1", 0, NULL } };
     proto_msg_t *out = s_round_trip (&in, PROTO_CH_CONTROL);
     ck_assert_str_eq (out->u.cancel.id, "t-1");
+    ck_assert_uint_eq (out->u.cancel.attempt, 0);
+    ck_assert_ptr_null (out->u.cancel.worker);
+    proto_msg_destroy (&out);
+
+    in.u.cancel = (proto_cancel_t) { "t-2", 3, "w@h:1" };
+    out = s_round_trip (&in, PROTO_CH_CONTROL);
+    ck_assert_str_eq (out->u.cancel.id, "t-2");
+    ck_assert_uint_eq (out->u.cancel.attempt, 3);
+    ck_assert_str_eq (out->u.cancel.worker, "w@h:1");
+    proto_msg_destroy (&out);
+
+    const char *one[] = { "x", NULL };
+    const uint32_t tries[] = { 7 };
+    in = (proto_msg_t) { .type = PROTO_ACK, .u.ack = { one, 1, tries, 0 } };
+    out = s_round_trip (&in, PROTO_CH_CONTROL);
+    ck_assert_uint_eq (out->u.ack.attempt_count, 1);
+    ck_assert_uint_eq (out->u.ack.attempts[0], 7);
     proto_msg_destroy (&out);
 
     const char *ids[] = { "a", "b", "c", NULL };
@@ -841,6 +875,16 @@ START_TEST (encoder_refuses_invalid)
     hello.u.hello.slots = 1;
     ck_assert_int_eq (s_encode_rc (&hello), 0);
 
+    const char *ids[] = { "t-1", NULL };
+    const uint32_t zero[] = { 0 };
+    proto_msg_t hb = { .type = PROTO_HEARTBEAT, .u.heartbeat = { .worker = "w",
+        .running = ids, .running_count = 1, .attempts = zero } };
+    ck_assert_int_eq (s_encode_rc (&hb), -1);       /* attempt 0 */
+    proto_msg_t cancel = { .type = PROTO_CANCEL, .u.cancel = { "t-1", 1, "bad\nworker" } };
+    ck_assert_int_eq (s_encode_rc (&cancel), -1);
+    proto_msg_t bye = { .type = PROTO_BYE, .u.bye = { NULL } };
+    ck_assert_int_eq (s_encode_rc (&bye), -1);
+
     proto_msg_t none = { .type = PROTO_NONE };
     ck_assert_int_eq (s_encode_rc (&none), -1);
     ck_assert_int_eq (proto_encode (NULL, NULL, NULL), -1);
@@ -1009,6 +1053,22 @@ START_TEST (reject_missing_and_wrong_types)
     REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'ack', ids: 't1' }", "ids", "expected array, got str");
     REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'ack' }", "ids", "missing");
     REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'cancel', id: '../x' }", "id", "must be 1..64");
+    REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'cancel', id: 'x', attempt: 0 }", "attempt",
+            "must be at least 1");
+    REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'cancel', id: 'x', worker: '' }", "worker",
+            "must not be empty");
+    REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'ack', ids: ['a', 'b'], attempts: [1] }",
+            "attempts", "as many entries as ids");
+    REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'ack', ids: ['a'], attempts: [0] }",
+            "attempts[0]", "must be at least 1");
+    REJECT (PROTO_CH_RESULTS, "{ v: 1, type: 'heartbeat', worker: 'w', free: 1,"
+                              "  running: ['t1'], attempts: [1, 2] }",
+            "attempts", "as many entries as running");
+    REJECT (PROTO_CH_RESULTS, "{ v: 1, type: 'heartbeat', worker: 'w', free: 1,"
+                              "  attempts: 'x' }", "attempts", "expected array, got str");
+    REJECT (PROTO_CH_RESULTS, "{ v: 1, type: 'bye' }", "worker", "missing");
+    REJECT (PROTO_CH_CONTROL, "{ v: 1, type: 'bye', worker: 'w' }", "type",
+            "not valid on the control socket");
 }
 END_TEST
 
@@ -1652,6 +1712,25 @@ START_TEST (python_interop)
     ck_assert_str_eq (m->u.ack.ids[1], "py-2");
     proto_msg_destroy (&m);
 
+    m = s_decode_file (dir, "ack_attempts.mp", PROTO_CH_CONTROL);
+    ck_assert_uint_eq (m->u.ack.attempt_count, 1);
+    ck_assert_uint_eq (m->u.ack.attempts[0], 2);
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "heartbeat_attempts.mp", PROTO_CH_RESULTS);
+    ck_assert_uint_eq (m->u.heartbeat.running_count, 2);
+    ck_assert_uint_eq (m->u.heartbeat.attempts[1], 3);
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "cancel_narrow.mp", PROTO_CH_CONTROL);
+    ck_assert_uint_eq (m->u.cancel.attempt, 2);
+    ck_assert_str_eq (m->u.cancel.worker, "pyworker");
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "bye.mp", PROTO_CH_RESULTS);
+    ck_assert_str_eq (m->u.bye.worker, "pyworker");
+    proto_msg_destroy (&m);
+
     m = s_decode_file (dir, "error.mp", PROTO_CH_REPLY);
     ck_assert_uint_eq (m->req, 3);
     ck_assert_str_eq (m->u.error.code, "not_found");
@@ -1675,6 +1754,14 @@ START_TEST (python_interop)
     proto_msg_t record = { .type = PROTO_REP_TASK, .req = 5,
                            .u.record = s_sample_record ("c-2", PROTO_STATUS_KILLED) };
     s_write_file (dir, "c_record.mp", &record);
+    const char *ack_ids[] = { "c-1", "c-2", NULL };
+    const uint32_t ack_attempts[] = { 1, 2 };
+    proto_msg_t ack = { .type = PROTO_ACK, .u.ack = { ack_ids, 2, ack_attempts, 0 } };
+    s_write_file (dir, "c_ack.mp", &ack);
+    proto_msg_t cancel = { .type = PROTO_CANCEL, .u.cancel = { "c-1", 3, "w1" } };
+    s_write_file (dir, "c_cancel.mp", &cancel);
+    proto_msg_t bye = { .type = PROTO_BYE, .u.bye = { "w1" } };
+    s_write_file (dir, "c_bye.mp", &bye);
     ck_assert_int_eq (s_run ("check", dir), 0);
 
     char cmd[600];

@@ -1,0 +1,52 @@
+/*  store_internal.h - shared by the store's files, private to them.
+
+    store.c        opening, schema and migrations, records, queries
+    store_flow.c   status transitions, each with its timeline event
+    store_admin.c  idempotency keys, recovery scans, the timeline, retention
+*/
+#ifndef ORCH_STORE_INTERNAL_H_INCLUDED
+#define ORCH_STORE_INTERNAL_H_INCLUDED
+
+#include "store.h"
+
+#include <sqlite3.h>
+
+/*  The statements, by purpose (their SQL is store_sql[], in store.c).     */
+enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_INSERT, ST_DISPATCHED, ST_UNDISPATCH, ST_STARTED, ST_RESULT, ST_FILE,
+    ST_STATE, ST_GET, ST_GET_FILES, ST_LIST, ST_LIST_STATUS, ST_SCAN, ST_COUNT,
+    ST_EVENT, ST_UNEVENT, ST_REQUEUE, ST_FINISH, ST_CANCEL_REQ, ST_FIND_KEY,
+    ST_LOOKUP, ST_SCAN_INFLIGHT, ST_EVENTS, ST_PRUNE,
+    ST_COUNT_
+};
+
+#define NON_TERMINAL "('queued','dispatched','running')"
+
+struct orch_store_t {
+    sqlite3 *db;                        /* the one connection */
+    sqlite3_stmt *st[ST_COUNT_];        /* prepared once, reset after use */
+    int depth;                          /* nested begin count */
+    int lock_fd;                        /* flock on DATA_DIR/lock */
+    char path[4096];                    /* database file */
+};
+
+extern const char *const store_sql[ST_COUNT_];
+
+/*  Log the connection's last error for operation what.                    */
+void store_log_error (orch_store_t *self, const char *what);
+/*  Run a statement that returns no rows (then reset it): 0 or -1.          */
+int store_exec (orch_store_t *self, int which);
+/*  Run an UPDATE / DELETE: 1 if a row changed, 0 if none, -1 error.       */
+int store_update (orch_store_t *self, int which);
+/*  Bind text (NULL: SQL NULL) / bytes (never NULL) without copying.       */
+int store_bind_text (sqlite3_stmt *st, int at, const char *text);
+int store_bind_bytes (sqlite3_stmt *st, int at, proto_bytes_t b);
+
+/*  Append one event to the timeline of task id. attempt 0 and NULL worker
+    / detail are stored as NULL. 0 or -1.                                   */
+int store_event (orch_store_t *self, const char *id, int64_t ms, const char *event,
+                 uint32_t attempt, const char *worker, const char *detail);
+
+#endif
