@@ -19,6 +19,7 @@ struct sbx_link_t {
     char name[16];                      /* "tasks", "results", "control" */
     char *endpoint;                     /* where it connects */
     bool awaiting_retry;                /* dropped; no retry seen yet */
+    bool connected;                     /* CONNECTED seen, no DISCONNECTED */
     int64_t restart_at;                 /* when to reconnect by hand */
 };
 
@@ -141,11 +142,13 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
         switch (event) {
             case ZMQ_EVENT_CONNECTED:
                 self->awaiting_retry = false;
+                self->connected = true;
                 ups++;
                 log_event (CLOG_INFO, "link_up", "socket=%s endpoint=%s", self->name, self->endpoint);
                 break;
             case ZMQ_EVENT_DISCONNECTED:
-                self->awaiting_retry = true;
+                self->connected = false;
+                self->awaiting_retry = self->socket != NULL;
                 self->restart_at = now_ms + RESTART_AFTER_MS;
                 log_event (CLOG_WARN, "link_down", "socket=%s endpoint=%s", self->name,
                            self->endpoint);
@@ -170,7 +173,7 @@ sbx_link_next_timer (const sbx_link_t *self)
 void
 sbx_link_tick (sbx_link_t *self, int64_t now_ms)
 {
-    if (!self->awaiting_retry || now_ms < self->restart_at)
+    if (!self->socket || !self->awaiting_retry || now_ms < self->restart_at)
         return;
     /*  Dropped for a protocol error (e.g. an oversized frame): libzmq gave
         up on this endpoint, so start it over.                              */
@@ -182,4 +185,24 @@ sbx_link_tick (sbx_link_t *self, int64_t now_ms)
     else
         log_event (CLOG_WARN, "link_restarted", "socket=%s endpoint=%s", self->name,
                    self->endpoint);
+}
+
+bool
+sbx_link_connected (const sbx_link_t *self)
+{
+    return self->connected;
+}
+
+void
+sbx_link_stop (sbx_link_t *self)
+{
+    if (!self->socket)
+        return;
+    zmq_socket_monitor (self->socket, NULL, 0);
+    s_setopt_int (self->socket, ZMQ_LINGER, 0);
+    zmq_close (self->socket);
+    self->socket = NULL;
+    self->connected = false;
+    self->awaiting_retry = false;
+    log_event (CLOG_INFO, "link_closed", "socket=%s endpoint=%s", self->name, self->endpoint);
 }

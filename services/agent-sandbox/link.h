@@ -40,4 +40,13 @@ void sbx_link_tick (sbx_link_t *self, int64_t now_ms);
 /*  Set the linger (e.g. shorter at shutdown).                              */
 void sbx_link_set_linger (sbx_link_t *self, int linger_ms);
 
+/*  Up as far as the monitor knows (connected, no disconnect since).       */
+bool sbx_link_connected (const sbx_link_t *self);
+
+/*  Close the socket for good (linger 0: what waits in it is dropped) but
+    keep the object: sbx_link_socket () is NULL afterwards, the monitor
+    stays pollable and quiet, timers are off. For a graceful stop: a closed
+    PULL makes the peer's PUSH stop routing frames to us.                   */
+void sbx_link_stop (sbx_link_t *self);
+
 #endif

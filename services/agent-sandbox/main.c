@@ -1,5 +1,6 @@
 /*  main.c - agent-sandbox: configuration, start, stop.                    */
 #define _GNU_SOURCE
+#include "isolation.h"
 #include "log.h"
 #include "sbx_config.h"
 #include "worker.h"
@@ -52,6 +53,25 @@ main (int argc, char **argv)
     }
     log_set_level (s_level (cfg.log_level));
 
+    /*  Isolation first, while this is the only thread (the capability
+        bounding set is per thread; the namespace probe clones): one log
+        line per layer, then SANDBOX_REQUIRE.                              */
+    sbx_iso_config_t iso_cfg;
+    sbx_config_iso (&cfg, &iso_cfg);
+    sbx_iso_t *iso = sbx_iso_new (&iso_cfg, err, sizeof err);
+    if (!iso) {
+        fprintf (stderr, "agent-sandbox: %s\n", err);
+        return 1;
+    }
+    sbx_iso_log (iso);
+    if (sbx_iso_check_required (iso, err, sizeof err)) {
+        char q[600];
+        log_event (CLOG_ERROR, "refused", "reason=%s", log_quote (q, sizeof q, err, strlen (err)));
+        fprintf (stderr, "agent-sandbox: %s\n", err);
+        sbx_iso_destroy (&iso);
+        return 1;
+    }
+
     /*  Block the stop signals before the ZeroMQ context exists, so its
         threads inherit the mask and the signalfd alone receives them.
         A task writing to a closed pipe must not kill the worker: EPIPE.   */
@@ -69,18 +89,20 @@ main (int argc, char **argv)
     int sigfd = signalfd (-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0) {
         perror ("agent-sandbox: signalfd");
+        sbx_iso_destroy (&iso);
         return 1;
     }
 
-    sbx_worker_t *worker = sbx_worker_new (&cfg, sigfd, err, sizeof err);
+    sbx_worker_t *worker = sbx_worker_new (&cfg, iso, sigfd, err, sizeof err);
     if (!worker) {
         fprintf (stderr, "agent-sandbox: %s\n", err);
         close (sigfd);
+        sbx_iso_destroy (&iso);
         return 1;
     }
-    sbx_worker_run (worker);
+    sbx_worker_run (worker);            /* logs event=worker_stopped */
     sbx_worker_destroy (&worker);
+    sbx_iso_destroy (&iso);
     close (sigfd);
-    log_event (CLOG_INFO, "worker_stopped", NULL);
     return 0;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "run.h"
 #include "child.h"
+#include "isolation.h"
 #include "log.h"
 #include "outcap.h"
 #include "utf8.h"
@@ -37,6 +38,7 @@ struct sbx_run_t {
     proto_msg_t *owner;                 /* decoded frame holding task */
     char id[PROTO_ID_MAX + 1];          /* task id */
     uint32_t attempt;                   /* task attempt */
+    size_t slot;                        /* the worker's slot running it */
     sbx_limits_t limits;                /* effective limits */
     char notes[NOTES_MAX];              /* result error text, "; "-joined */
     run_state_t state;                  /* where in its life the run is */
@@ -55,12 +57,15 @@ struct sbx_run_t {
     int64_t grace_ms;                   /* end of draining */
     int64_t end_ms;                     /* when the main process was reaped */
     bool timed_out;                     /* killed at the wall deadline */
+    bool output_killed;                 /* killed for output (policy kill) */
+    bool cancelled;                     /* killed by sbx_run_cancel */
     bool reaped;                        /* wait4 collected pid */
     int wstatus;                        /* from wait4 */
     struct rusage ru;                   /* from wait4 */
     proto_file_t *files;                /* collected files (data owned) */
     size_t file_count;
     proto_result_t result;              /* filled when done */
+    sbx_iso_task_t iso;                 /* the task's isolation layers */
 };
 
 int64_t
@@ -226,12 +231,38 @@ s_finish (sbx_run_t *self)
     s_close (&self->stdin_fd);
     proto_status_t status;
     int ws = self->wstatus;
-    if (self->timed_out) {
+    if (self->cancelled) {
+        status = PROTO_STATUS_CANCELLED;
+        s_note (self, "cancelled by a client");
+    }
+    else if (self->timed_out) {
         status = PROTO_STATUS_TIMED_OUT;
         s_note (self, "wall time limit of %" PRIu64 " ms exceeded", self->limits.wall_ms);
     }
-    else if (WIFEXITED (ws))
+    else if (self->output_killed) {
+        status = PROTO_STATUS_OUTPUT_LIMIT;
+        s_note (self, "output limit of %" PRIu64 " bytes exceeded on %s (output policy:"
+                " kill)", self->limits.output_bytes,
+                sbx_outcap_truncated (self->out) ? "stdout" : "stderr");
+    }
+    else if (sbx_iso_task_oom_kills (&self->iso) > 0
+             && !(WIFEXITED (ws) && WEXITSTATUS (ws) == 0)) {
+        /*  The cgroup's OOM killer struck (the main process, or one whose
+            death made it fail): the memory limit, not the program.        */
+        status = PROTO_STATUS_MEMORY_LIMIT;
+        s_note (self, "memory limit of %" PRIu64 " bytes exceeded (%" PRIu64
+                " process%s killed by the OOM killer)", self->limits.memory_bytes,
+                sbx_iso_task_oom_kills (&self->iso),
+                sbx_iso_task_oom_kills (&self->iso) == 1 ? "" : "es");
+    }
+    else if (WIFEXITED (ws)) {
         status = WEXITSTATUS (ws) == 0 ? PROTO_STATUS_SUCCEEDED : PROTO_STATUS_FAILED;
+        if (sbx_iso_task_oom_kills (&self->iso) > 0)
+            s_note (self, "%" PRIu64 " process%s of the task killed by the OOM killer"
+                    " (memory limit of %" PRIu64 " bytes)", sbx_iso_task_oom_kills (&self->iso),
+                    sbx_iso_task_oom_kills (&self->iso) == 1 ? "" : "es",
+                    self->limits.memory_bytes);
+    }
     else {
         status = PROTO_STATUS_KILLED;
         int sig = WIFSIGNALED (ws) ? WTERMSIG (ws) : 0;
@@ -275,6 +306,9 @@ s_reap (sbx_run_t *self, int64_t now)
     }
     self->reaped = true;
     self->end_ms = now;
+    /*  No process of the task outlives it: with a PID namespace the kernel
+        killed them all when its PID 1 died; the cgroup finds the rest.    */
+    sbx_iso_task_kill (&self->iso);
     s_close (&self->pidfd);
     s_close (&self->stdin_fd);
     self->state = RUN_DRAINING;
@@ -343,7 +377,13 @@ s_rlimits (const sbx_limits_t *l, const sbx_run_conf_t *conf, sbx_rlimit_t *out)
     rlim_t cpu_s = (rlim_t) ((l->cpu_ms + 999) / 1000);
     size_t n = 0;
     out[n++] = (sbx_rlimit_t) { RLIMIT_CPU, { cpu_s, cpu_s + 1 } };
-    out[n++] = (sbx_rlimit_t) { RLIMIT_AS, { l->memory_bytes, l->memory_bytes } };
+    /*  With the cgroup limiting memory, no address-space limit: address
+        space is not memory (runtimes reserve far more than they use), and
+        only the cgroup's OOM kill says "memory_limit". Without it, RLIMIT_AS
+        is all there is, and hitting it shows as the program's own failure
+        (MemoryError, "Cannot allocate memory").                            */
+    rlim_t as = sbx_iso_cgroup_memory (conf->iso) ? RLIM_INFINITY : l->memory_bytes;
+    out[n++] = (sbx_rlimit_t) { RLIMIT_AS, { as, as } };
     out[n++] = (sbx_rlimit_t) { RLIMIT_NPROC, { l->processes, l->processes } };
     out[n++] = (sbx_rlimit_t) { RLIMIT_FSIZE, { l->file_bytes, l->file_bytes } };
     out[n++] = (sbx_rlimit_t) { RLIMIT_NOFILE, { conf->open_files, conf->open_files } };
@@ -389,7 +429,29 @@ s_start (sbx_run_t *self)
         s_end_early (self, PROTO_STATUS_FAILED, "%s", text);
         return;
     }
-    self->envp = sbx_spec_envp (t->env, t->env_count, sbx_workspace_path (self->ws));
+    /*  Every isolation layer prepared now (namespaces, the workspace's
+        owner, the Landlock ruleset, the cgroup's limits), none in the child. */
+    sbx_child_iso_t child_iso;
+    memset (&child_iso, 0, sizeof child_iso);
+    child_iso.landlock_fd = -1;
+    const char *home = sbx_workspace_path (self->ws);
+    if (self->conf->iso) {
+        sbx_iso_task_spec_t is = {
+            .workspace = sbx_workspace_path (self->ws),
+            .workspace_fd = sbx_workspace_fd (self->ws),
+            .network = t->limits.network == 1,
+            .memory_bytes = self->limits.memory_bytes,
+            .processes = self->limits.processes,
+        };
+        char why[512];
+        if (sbx_iso_task_prepare (self->conf->iso, self->slot, &is, &self->iso, &child_iso,
+                                  why, sizeof why) < 0) {
+            s_end_early (self, PROTO_STATUS_INTERNAL_ERROR, "isolation: %s", why);
+            return;
+        }
+        home = self->iso.home;
+    }
+    self->envp = sbx_spec_envp (t->env, t->env_count, home);
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
     if (!self->envp || pipe2 (in, O_CLOEXEC) || pipe2 (out, O_CLOEXEC) || pipe2 (err, O_CLOEXEC)) {
         int e = self->envp ? errno : ENOMEM;
@@ -411,12 +473,16 @@ s_start (sbx_run_t *self)
         .stdout_fd = out[1],
         .stderr_fd = err[1],
         .workdir_fd = sbx_workspace_fd (self->ws),
+        .iso = child_iso,
     };
     spec.rlimit_count = s_rlimits (&self->limits, self->conf, spec.rlimits);
 
-    int step, errnum;
+    sbx_child_failure_t why;
     self->start_ms = sbx_now_ms ();
-    int rc = sbx_child_spawn (&spec, &self->pid, &self->pidfd, &step, &errnum);
+    int rc = sbx_iso_spawn (self->conf->iso, self->slot, &spec, &self->pid, &self->pidfd,
+                            &why);
+    int step = why.step, errnum = why.err;
+    sbx_iso_task_spawned (&self->iso);
     close (in[0]);
     close (out[1]);
     close (err[1]);
@@ -435,10 +501,16 @@ s_start (sbx_run_t *self)
             s_end_early (self, PROTO_STATUS_FAILED, "cannot execute %s: %s", argv0,
                          strerror (errnum));
         }
-        else
+        else {
+            /*  The sandbox could not be made: which step, which errno.    */
+            const char *ename = strerrorname_np (errnum);
+            bool ns_step = step == SBX_STEP_NS_JOIN || step == SBX_STEP_NS_SETUP;
             s_end_early (self, PROTO_STATUS_INTERNAL_ERROR,
-                         "child setup failed at step '%s': %s", sbx_child_step_name (step),
-                         strerror (errnum));
+                         "child setup failed at step '%s%s%s': %s (%s)",
+                         sbx_child_step_name (step), ns_step && why.sub ? "/" : "",
+                         ns_step && why.sub ? sbx_ns_step_name (why.sub) : "",
+                         strerror (errnum), ename ? ename : "?");
+        }
         s_close (&self->stdin_fd);
         s_close (&self->out_fd);
         s_close (&self->err_fd);
@@ -450,7 +522,8 @@ s_start (sbx_run_t *self)
 }
 
 sbx_run_t *
-sbx_run_new (const sbx_run_conf_t *conf, const proto_task_t *task, proto_msg_t *owner)
+sbx_run_new (const sbx_run_conf_t *conf, size_t slot, const proto_task_t *task,
+             proto_msg_t *owner)
 {
     sbx_run_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -461,8 +534,10 @@ sbx_run_new (const sbx_run_conf_t *conf, const proto_task_t *task, proto_msg_t *
     self->task = task;
     self->owner = owner;
     self->pidfd = self->stdin_fd = self->out_fd = self->err_fd = -1;
+    self->iso.landlock_fd = -1;
     snprintf (self->id, sizeof self->id, "%s", task->id ? task->id : "");
     self->attempt = task->attempt;
+    self->slot = slot;
     sbx_spec_limits (conf, &task->limits, &self->limits, self->notes, sizeof self->notes);
     self->out = sbx_outcap_new ((size_t) self->limits.output_bytes);
     self->err = sbx_outcap_new ((size_t) self->limits.output_bytes);
@@ -471,7 +546,11 @@ sbx_run_new (const sbx_run_conf_t *conf, const proto_task_t *task, proto_msg_t *
         return NULL;
     }
     self->state = RUN_RUNNING;
-    s_start (self);
+    if (task->limits.network == 1 && !conf->allow_network)
+        s_end_early (self, PROTO_STATUS_REJECTED, "limits.network: this worker does not"
+                     " allow network access (SANDBOX_ALLOW_NETWORK=false)");
+    else
+        s_start (self);
     return self;
 }
 
@@ -487,6 +566,7 @@ sbx_run_destroy (sbx_run_t **self_p)
         while (waitpid (self->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    sbx_iso_task_release (&self->iso);
     s_close (&self->pidfd);
     s_close (&self->stdin_fd);
     s_close (&self->out_fd);
@@ -538,6 +618,21 @@ sbx_run_pollfds (const sbx_run_t *self, sbx_pollfd_t *fds, size_t max)
     return n;
 }
 
+/*  Output policy "kill": the first byte beyond the cap ends the task (the
+    bytes kept so far stay in the result).                                 */
+static void
+s_check_output (sbx_run_t *self)
+{
+    if (!self->conf->output_kill || self->output_killed || self->state != RUN_RUNNING
+        || self->timed_out || self->cancelled || self->pid <= 0)
+        return;
+    if (!sbx_outcap_truncated (self->out) && !sbx_outcap_truncated (self->err))
+        return;
+    self->output_killed = true;
+    kill (-self->pid, SIGKILL);
+    kill (self->pid, SIGKILL);
+}
+
 void
 sbx_run_ready (sbx_run_t *self, int fd, int64_t now_ms)
 {
@@ -548,10 +643,12 @@ sbx_run_ready (sbx_run_t *self, int fd, int64_t now_ms)
     else if (fd == self->out_fd) {
         if (sbx_outcap_read (self->out, fd))
             s_close (&self->out_fd);
+        s_check_output (self);
     }
     else if (fd == self->err_fd) {
         if (sbx_outcap_read (self->err, fd))
             s_close (&self->err_fd);
+        s_check_output (self);
     }
     else if (fd == self->pidfd) {
         s_reap (self, now_ms);
@@ -623,4 +720,19 @@ sbx_run_wait (sbx_run_t *self)
                 sbx_run_ready (self, pfd[i].fd, now);
         sbx_run_tick (self, now);
     }
+}
+
+/*  ---- cancel (appended: the reliability issue) ---------------------------- */
+
+bool
+sbx_run_cancel (sbx_run_t *self)
+{
+    /*  Only a live process group can be cancelled; a run that is draining
+        its pipes has ended already and keeps its own outcome.             */
+    if (self->state != RUN_RUNNING || self->cancelled || self->pid <= 0)
+        return false;
+    self->cancelled = true;
+    kill (-self->pid, SIGKILL);
+    kill (self->pid, SIGKILL);
+    return true;
 }

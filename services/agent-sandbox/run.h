@@ -37,11 +37,13 @@ typedef struct {
 
 typedef struct sbx_run_t sbx_run_t;
 
-/*  Start task. It must stay valid until the run is destroyed; owner (may
-    be NULL) is the decoded message holding it and is destroyed with the
-    run. conf must outlive the run. NULL only when out of memory (owner is
-    destroyed then too).                                                    */
-sbx_run_t *sbx_run_new (const sbx_run_conf_t *conf, const proto_task_t *task,
+/*  Start task in slot (0..slots-1 of conf->iso: the slot's namespaces,
+    cgroup and host uid; a slot runs one task at a time). It must stay valid
+    until the run is destroyed; owner (may be NULL) is the decoded message
+    holding it and is destroyed with the run. conf must outlive the run.
+    NULL only when out of memory (owner is destroyed then too). A task that
+    asks for network on a worker that does not allow it is rejected.        */
+sbx_run_t *sbx_run_new (const sbx_run_conf_t *conf, size_t slot, const proto_task_t *task,
                         proto_msg_t *owner);
 
 /*  Kill the task's process group if it still runs, reap it, remove the
@@ -70,5 +72,10 @@ void sbx_run_wait (sbx_run_t *self);
 
 /*  CLOCK_MONOTONIC in milliseconds.                                        */
 int64_t sbx_now_ms (void);
+
+/*  Kill the task's process group because a client cancelled it: the run
+    ends like any other, with status "cancelled" and the output captured
+    so far. false when there is nothing left to kill (not running).        */
+bool sbx_run_cancel (sbx_run_t *self);
 
 #endif

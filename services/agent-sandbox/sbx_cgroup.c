@@ -74,7 +74,14 @@ s_write (const char *dir, const char *file, const char *text)
     int fd = open (path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = write (fd, text, strlen (text));
+    /*  Setting a v1 memory limit reclaims first and gives up with EINTR
+        when a signal arrives meanwhile (seen under load: 1 task in ~1000
+        ended internal_error). Nothing was changed then: write again.      */
+    ssize_t n;
+    int tries = 0;
+    do
+        n = write (fd, text, strlen (text));
+    while (n < 0 && errno == EINTR && ++tries < 100);
     int saved = errno;
     close (fd);
     if (n != (ssize_t) strlen (text)) {
@@ -304,7 +311,10 @@ s_own_dir (const char *fstype, const char *option, const char *controller, char 
 
 /*  ---- removing a group ------------------------------------------------ */
 
-/*  SIGKILL everything listed in dir/cgroup.procs; how many were listed.   */
+/*  SIGKILL everything listed in dir/cgroup.procs; how many were listed.
+    Never this process: on v1 a thread of ours may live in a task group (a
+    spawner parked there so that tasks are born inside), and cgroup.procs
+    then lists our pid.                                                     */
 static int
 s_kill_listed (const char *dir)
 {
@@ -312,12 +322,13 @@ s_kill_listed (const char *dir)
     if (s_read (dir, "cgroup.procs", buf, sizeof buf) < 0)
         return errno == ENOENT ? 0 : -1;
     int n = 0;
+    pid_t self = getpid ();
     for (char *p = buf; *p; ) {
         char *end;
         long pid = strtol (p, &end, 10);
         if (end == p)
             break;
-        if (pid > 0) {
+        if (pid > 0 && pid != self) {
             kill ((pid_t) pid, SIGKILL);
             n++;
         }
@@ -552,6 +563,64 @@ sbx_cgroup_caps (const sbx_cgroup_t *self)
     return &self->caps;
 }
 
+/*  No process in dir or any group below it.                               */
+static bool
+s_tree_empty (const char *dir, int depth)
+{
+    char buf[64];
+    if (s_read (dir, "cgroup.procs", buf, sizeof buf) < 0 || buf[0])
+        return false;
+    if (depth > 8)
+        return false;
+    DIR *d = opendir (dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    struct dirent *e;
+    while (empty && (e = readdir (d)))
+        if (e->d_type == DT_DIR && strcmp (e->d_name, ".") && strcmp (e->d_name, "..")) {
+            char sub[SBX_CGROUP_PATH_MAX + 256];
+            snprintf (sub, sizeof sub, "%s/%s", dir, e->d_name);
+            empty = s_tree_empty (sub, depth + 1);
+        }
+    closedir (d);
+    return empty;
+}
+
+int
+sbx_cgroup_remove_stale (const sbx_cgroup_t *self)
+{
+    int removed = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!self->dir[i][0])
+            continue;
+        char parent[SBX_CGROUP_PATH_MAX];
+        snprintf (parent, sizeof parent, "%s", self->dir[i]);
+        char *slash = strrchr (parent, '/');
+        if (!slash || slash == parent)
+            continue;
+        *slash = '\0';
+        DIR *d = opendir (parent);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir (d))) {
+            int pid, end = 0;
+            if (e->d_type != DT_DIR || sscanf (e->d_name, "cleudo-%d%n", &pid, &end) != 1
+                || e->d_name[end] || pid <= 0 || pid == getpid ())
+                continue;
+            if (kill (pid, 0) == 0 || errno != ESRCH)
+                continue;               /* alive (or not ours to judge) */
+            char dir[SBX_CGROUP_PATH_MAX + 256];
+            snprintf (dir, sizeof dir, "%s/%s", parent, e->d_name);
+            if (s_tree_empty (dir, 0) && s_remove_tree (dir, 200) == 0)
+                removed++;
+        }
+        closedir (d);
+    }
+    return removed;
+}
+
 void
 sbx_cgroup_probe (const sbx_cgroup_config_t *config, sbx_cgroup_caps_t *caps)
 {
@@ -662,6 +731,74 @@ failed:;
     s_task_reset (t);
     errno = e;
     return -1;
+}
+
+int
+sbx_cgroup_task_limit (sbx_cgroup_t *self, sbx_cgroup_task_t *t, uint64_t memory_bytes,
+                       uint64_t pids_max, char *err, size_t errlen)
+{
+    const char *what = "memory.max";
+    if (t->version == 0 || t->version != self->version) {
+        s_err (err, errlen, "cgroup: task group not created");
+        errno = EINVAL;
+        return -1;
+    }
+    const char *mem = t->dir[0];
+    const char *pids = t->version == 1 ? t->dir[1] : t->dir[0];
+    if (t->version == 2) {
+        if (s_limit (mem, "memory.max", memory_bytes, "max") < 0)
+            goto failed;
+    }
+    else if (!self->memsw) {
+        what = "memory.limit_in_bytes";
+        if (s_limit (mem, "memory.limit_in_bytes", memory_bytes, "-1") < 0)
+            goto failed;
+    }
+    else {
+        /*  v1 keeps memsw >= memory at every moment (else EINVAL): going
+            down, memory first; going up, memsw first.                      */
+        what = "memory.limit_in_bytes";
+        if (s_limit (mem, "memory.limit_in_bytes", memory_bytes, "-1") == 0) {
+            what = "memory.memsw.limit_in_bytes";
+            if (s_limit (mem, "memory.memsw.limit_in_bytes", memory_bytes, "-1") < 0)
+                goto failed;
+        }
+        else {
+            if (errno != EINVAL)
+                goto failed;
+            what = "memory.memsw.limit_in_bytes";
+            if (s_limit (mem, "memory.memsw.limit_in_bytes", memory_bytes, "-1") < 0)
+                goto failed;
+            what = "memory.limit_in_bytes";
+            if (s_limit (mem, "memory.limit_in_bytes", memory_bytes, "-1") < 0)
+                goto failed;
+        }
+    }
+    what = "pids.max";
+    if (s_limit (pids, "pids.max", pids_max, "max") < 0)
+        goto failed;
+    return 0;
+failed:;
+    int e = errno;
+    s_err (err, errlen, "cgroup: %s: %s: %s", t->dir[0], what, strerror (e));
+    errno = e;
+    return -1;
+}
+
+int
+sbx_cgroup_task_oom_kills (const sbx_cgroup_task_t *t, uint64_t *count)
+{
+    *count = 0;
+    if (t->version == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    char buf[1024];
+    if (s_read (t->dir[0], t->version == 2 ? "memory.events" : "memory.oom_control", buf,
+                sizeof buf) < 0)
+        return -1;
+    *count = s_key (buf, "oom_kill");
+    return 0;
 }
 
 SBX_CHILD_CODE int

@@ -132,10 +132,29 @@ void sbx_cgroup_probe (const sbx_cgroup_config_t *config, sbx_cgroup_caps_t *cap
 /*  What was detected.                                                      */
 const sbx_cgroup_caps_t *sbx_cgroup_caps (const sbx_cgroup_t *self);
 
+/*  Remove the groups that workers killed with SIGKILL left beside ours:
+    "cleudo-PID" (the default name) whose PID does not exist here and in
+    whose tree no process lives (a live worker in another PID namespace
+    keeps threads or tasks in its groups, except while it is idle with
+    tasks that join: that one case this cannot tell). Returns how many
+    were removed.                                                           */
+int sbx_cgroup_remove_stale (const sbx_cgroup_t *self);
+
 /*  Make a task group name ([A-Za-z0-9_.-], 1..100, not "." or "..") with
     the limits (0: no limit). 0, or -1 with err set (and t left unused).    */
 int sbx_cgroup_task_create (sbx_cgroup_t *self, const char *name, uint64_t memory_bytes,
                             uint64_t pids_max, sbx_cgroup_task_t *t, char *err, size_t errlen);
+
+/*  Set the limits of an existing task group again (0: no limit), for a
+    group that is kept and reused task after task (a per-slot group: only
+    the join remains per task). 0, or -1 with errno and err set.           */
+int sbx_cgroup_task_limit (sbx_cgroup_t *self, sbx_cgroup_task_t *t, uint64_t memory_bytes,
+                           uint64_t pids_max, char *err, size_t errlen);
+
+/*  The group's cumulative count of OOM kills (one small read); a reused
+    group's count before and after a task tells whether it hit the limit.
+    0, or -1 with errno.                                                    */
+int sbx_cgroup_task_oom_kills (const sbx_cgroup_task_t *t, uint64_t *count);
 
 /*  Child step, raw system calls only: move the calling process into the
     group. 0 or -errno.                                                     */

@@ -78,8 +78,44 @@ sbx_config_load (sbx_config_t *cfg, int argc, char **argv, char *err, size_t err
             defaults then fit a 16M frame exactly (see the check below).   */
         { "SANDBOX_MAX_COLLECT", "max-collect", CFG_BYTES, "8128K", 0, GIB, NULL,
           "collected file bytes per result, names included", &cfg->max_collect, false },
+        /*  Isolation: every layer is on where it works; these turn optional
+            ones off (for comparisons, or a kernel that misbehaves) and
+            name the ones without which the worker must not run.           */
+        { "SANDBOX_REQUIRE", "require", CFG_LIST, "", 0, 0, SBX_ISO_LAYER_NAMES,
+          "comma list of isolation layers that must be enforced, else refuse to start"
+          " (e.g. seccomp,landlock,userns,pidns,mountns,netns,cgroup)", &cfg->require, false },
+        { "SANDBOX_SECCOMP", "seccomp", CFG_CHOICE, "auto", 0, 0, "auto|off",
+          "seccomp filter: auto (when the kernel has it) or off", &cfg->seccomp, false },
+        { "SANDBOX_LANDLOCK", "landlock", CFG_CHOICE, "auto", 0, 0, "auto|off",
+          "Landlock file and TCP rules: auto or off", &cfg->landlock, false },
+        { "SANDBOX_NAMESPACES", "namespaces", CFG_CHOICE, "auto", 0, 0, "auto|off",
+          "user, PID, mount, network, IPC, UTS namespaces: auto or off",
+          &cfg->namespaces, false },
+        { "SANDBOX_CGROUP", "cgroup", CFG_CHOICE, "auto", 0, 0, "auto|off",
+          "a cgroup per slot (memory, pids, OOM, kill): auto or off", &cfg->cgroup, false },
+        { "SANDBOX_UID_BASE", "uid-base", CFG_INT, "200000", 1000, 4000000000ll, NULL,
+          "as root: slot N's tasks run as host uid/gid UID_BASE+N", &cfg->uid_base, false },
+        { "SANDBOX_ALLOW_NETWORK", "allow-network", CFG_BOOL, "false", 0, 0, NULL,
+          "tasks may ask for network (limits.network): host network, no netns",
+          &cfg->allow_network, false },
+        { "SANDBOX_OUTPUT_POLICY", "output-policy", CFG_CHOICE, "truncate", 0, 0, "truncate|kill",
+          "output beyond the cap: truncate (keep running) or kill (status output_limit)",
+          &cfg->output_policy, false },
         { "SANDBOX_LOG_LEVEL", "log-level", CFG_CHOICE, "info", 0, 0, "debug|info|warn|error",
           "log level", &cfg->log_level, false },
+        /*  Reliability: the acknowledged outbox and the graceful stop.    */
+        { "SANDBOX_OUTBOX", "outbox", CFG_INT, "1000", 1, 1000000, NULL,
+          "finished results kept until acknowledged; when full, no new task",
+          &cfg->outbox_results, false },
+        { "SANDBOX_OUTBOX_BYTES", "outbox-bytes", CFG_BYTES, "256M", 64 * KIB, 64 * GIB, NULL,
+          "bytes of results kept until acknowledged; when full, no new task",
+          &cfg->outbox_bytes, false },
+        { "SANDBOX_RESEND", "resend", CFG_MS, "1s", 50, 60000, NULL,
+          "re-send an unacknowledged result after this (then doubling, max 30s)",
+          &cfg->resend_ms, false },
+        { "SANDBOX_GRACE", "grace", CFG_MS, "10s", 0, 3600 * 1000, NULL,
+          "on SIGTERM: time to finish running tasks and get results acknowledged",
+          &cfg->grace_ms, false },
     };
     int first = 0;
     int rc = cfg_load (opts, sizeof opts / sizeof opts[0], argc, argv, s_usage, &first,
@@ -170,4 +206,21 @@ sbx_config_run_conf (const sbx_config_t *cfg, sbx_run_conf_t *conf)
     };
     conf->max_collect = (uint64_t) cfg->max_collect;
     conf->open_files = SBX_OPEN_FILES;
+    conf->allow_network = cfg->allow_network;
+    conf->output_kill = strcmp (cfg->output_policy, "kill") == 0;
+}
+
+void
+sbx_config_iso (const sbx_config_t *cfg, sbx_iso_config_t *iso)
+{
+    memset (iso, 0, sizeof *iso);
+    iso->seccomp = strcmp (cfg->seccomp, "off") != 0;
+    iso->landlock = strcmp (cfg->landlock, "off") != 0;
+    iso->namespaces = strcmp (cfg->namespaces, "off") != 0;
+    iso->cgroup = strcmp (cfg->cgroup, "off") != 0;
+    iso->require = cfg->require;
+    iso->uid_base = (uint32_t) cfg->uid_base;
+    iso->work_dir = cfg->work_dir;
+    iso->slots = (size_t) cfg->slots;
+    iso->allow_network = cfg->allow_network;
 }

@@ -320,8 +320,11 @@ s_c_template (const sbx_ns_t *ns, unsigned layers, int *step)
         rc = s_c_err ();
         S_FAIL (S_STEP_PROC);
     }
+    /*  From the cwd, where the helper went before it switched ids: the
+        slot's uid may not search work_dir's parents (a 0700 /tmp/x of the
+        root worker), and the tmpfs over base may hide them.               */
     if (ns->work_real[0]
-        && syscall (SYS_mount, ns->work_real, ns->sbx_base, NULL, MS_BIND, NULL) < 0) {
+        && syscall (SYS_mount, ".", ns->sbx_base, NULL, MS_BIND, NULL) < 0) {
         rc = s_c_err ();
         S_FAIL (S_STEP_WORKSPACE);
     }
@@ -885,7 +888,13 @@ s_helper_main (void *arg)
     syscall (SYS_close, h->status_rd);
     syscall (SYS_close, h->go_wr);
     s_report_t rep = { 0, S_STEP_NONE };
-    if (h->net && (rep.rc = s_c_lo_up ()) < 0)
+    /*  Still the worker's ids: the way to work_dir is open (s_c_template
+        binds it from here).                                                */
+    if (h->mount && h->ns->work_real[0] && syscall (SYS_chdir, h->ns->work_real) < 0) {
+        rep.rc = s_c_err ();
+        rep.step = S_STEP_WORKSPACE;
+    }
+    else if (h->net && (rep.rc = s_c_lo_up ()) < 0)
         rep.step = S_STEP_LOOPBACK;
     syscall (SYS_write, h->status_fd, &rep, sizeof rep);
     char c;
@@ -998,7 +1007,9 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
     if (s_read_report (status[0], &rep) < 0) {
         rc = rep.rc;
         *step = rep.step;
-        s_err (why, whylen, "bringing loopback up in the new network namespace");
+        s_err (why, whylen, "%s", rep.step == S_STEP_WORKSPACE
+               ? "entering the work directory" : "bringing loopback up in the new network"
+               " namespace");
         goto done;
     }
     if (user) {
@@ -1047,6 +1058,22 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
         if (fd < 0) {
             rc = -errno;
             s_err (why, whylen, "open %s", path);
+            goto done;
+        }
+        /*  /proc/PID names the helper only if this /proc belongs to our PID
+            namespace (a worker run as PID 1 of an "unshare --pid" without
+            its own /proc would get another process's): a namespace that is
+            our own is not the helper's, and joining it would isolate
+            nothing.                                                        */
+        char own[64];
+        struct stat st_new, st_own;
+        snprintf (own, sizeof own, "/proc/self/ns/%s", kinds[k].name);
+        if (fstat (fd, &st_new) < 0 || stat (own, &st_own) < 0
+            || (st_new.st_dev == st_own.st_dev && st_new.st_ino == st_own.st_ino)) {
+            close (fd);
+            rc = -EXDEV;
+            s_err (why, whylen, "%s is not the new namespace (is /proc of another PID"
+                   " namespace?)", path);
             goto done;
         }
         if (k == 0)

@@ -25,6 +25,8 @@ typedef struct {
     uint64_t file_bytes;                /* RLIMIT_FSIZE */
 } sbx_limits_t;
 
+struct sbx_iso_s;                       /* isolation.h */
+
 /*  What a worker allows; shared by every run, owned by the worker.        */
 typedef struct {
     const char *work_dir;               /* parent of workspaces (exists) */
@@ -33,6 +35,10 @@ typedef struct {
     sbx_limits_t maxima;                /* larger requests are clamped */
     uint64_t max_collect;               /* collected bytes (names included) */
     uint64_t open_files;                /* RLIMIT_NOFILE */
+    const struct sbx_iso_s *iso;        /* isolation layers; NULL: a plain child
+                                           (tests only: the worker always has one) */
+    bool allow_network;                 /* SANDBOX_ALLOW_NETWORK: tasks may ask */
+    bool output_kill;                   /* SANDBOX_OUTPUT_POLICY=kill */
 } sbx_run_conf_t;
 
 /*  Effective limits of a task. Each clamped limit appends

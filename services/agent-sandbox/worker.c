@@ -1,6 +1,7 @@
 /*  worker.c - sockets, slots, heartbeats: the agent-sandbox's one loop.   */
 #define _GNU_SOURCE
 #include "worker.h"
+#include "isolation.h"
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
@@ -22,10 +23,22 @@
 #define RESULT_SOCKET_LINGER_MS 2000    /* let queued results leave */
 #define SHUTDOWN_LINGER_MS 500          /* "short linger" at stop */
 #define CONTROL_BATCH 64                /* control frames per loop turn */
+#define CANCEL_MEMO 128                 /* cancels remembered for tasks not
+                                           (yet) here */
+#define CANCEL_MEMO_MS 60000            /* ... for this long */
+
+/*  A cancel for a task this worker does not run (yet): its frame may still
+    be on the way (cancelled while dispatched).                            */
+typedef struct {
+    char id[PROTO_ID_MAX + 1];          /* "" when the entry is free */
+    uint32_t attempt;                   /* 0: any */
+    int64_t at;                         /* monotonic ms it came */
+} s_cancel_memo_t;
 
 struct sbx_worker_t {
     const sbx_config_t *cfg;            /* settings (not owned) */
     sbx_run_conf_t run_conf;            /* what every run gets */
+    const sbx_iso_t *iso;               /* isolation layers (not owned) */
     void *ctx;                          /* ZeroMQ context */
     sbx_link_t *tasks;                  /* PULL: task frames */
     sbx_link_t *results;                /* PUSH: hello, heartbeat, started, result */
@@ -34,9 +47,14 @@ struct sbx_worker_t {
     sbx_run_t **runs;                   /* one entry per slot, NULL: free */
     size_t slots;                       /* entries in runs */
     size_t busy;                        /* non-NULL entries */
-    sbx_outbox_t *outbox;               /* frames the results socket refused */
+    sbx_outbox_t *outbox;               /* results until acked, frames in order */
     int64_t next_heartbeat;             /* monotonic ms */
-    bool stop;                          /* a signal asked us to stop */
+    bool stop;                          /* leave the loop now */
+    bool draining;                      /* SIGTERM: finish, flush, then stop */
+    int64_t drain_deadline;             /* monotonic ms: SANDBOX_GRACE ends */
+    size_t drained;                     /* tasks finished while draining */
+    s_cancel_memo_t memo[CANCEL_MEMO];  /* cancels for tasks not here */
+    size_t memo_next;                   /* ring position */
     zmq_pollitem_t *items;              /* poll set, rebuilt every turn */
     sbx_run_t **item_run;               /* run owning items[i], or NULL */
     size_t items_max;                   /* entries in both arrays */
@@ -51,28 +69,36 @@ s_send_frame (void *arg, const uint8_t *frame, size_t size)
     return zmq_send (sbx_link_socket (self->results), frame, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
+/*  Send what the outbox has due (never-sent frames; re-sends only while
+    the results link is up: re-sending into a dead link only piles copies
+    into libzmq's queue).                                                   */
+static void
+s_flush (sbx_worker_t *self, int64_t now)
+{
+    sbx_outbox_flush (self->outbox, s_send_frame, self, now,
+                      sbx_link_connected (self->results));
+}
+
 /*  Send an encoded frame (owned) on the results socket. Frames that matter
-    (started, result) wait in the outbox when the socket is full, behind
-    any already waiting; heartbeats and hellos are simply dropped then, the
+    go through the outbox: "started" (keep) leaves in order behind anything
+    waiting; results are kept there until acknowledged (s_keep_result).
+    Heartbeats and hellos are simply dropped when the socket is full: the
     next one says the same.                                                 */
 static void
 s_send_frame_owned (sbx_worker_t *self, proto_type_t type, uint8_t *frame, size_t size,
                     bool keep)
 {
-    if (keep && sbx_outbox_count (self->outbox)) {
-        sbx_outbox_push (self->outbox, frame, size);
+    if (keep) {
+        if (sbx_outbox_add_once (self->outbox, frame, size) == 0)
+            s_flush (self, sbx_now_ms ());
         return;
     }
     if (s_send_frame (self, frame, size) == 0) {
         free (frame);
         return;
     }
-    if (keep && zmq_errno () == EAGAIN) {
-        sbx_outbox_push (self->outbox, frame, size);
-        return;
-    }
-    log_event (keep ? CLOG_WARN : CLOG_DEBUG, "send_failed", "type=%s error=\"%s\"",
-               proto_type_name (type), zmq_strerror (zmq_errno ()));
+    log_event (CLOG_DEBUG, "send_failed", "type=%s error=\"%s\"", proto_type_name (type),
+               zmq_strerror (zmq_errno ()));
     free (frame);
 }
 
@@ -91,38 +117,58 @@ s_send (sbx_worker_t *self, const proto_msg_t *msg, bool keep)
 static void
 s_send_hello (sbx_worker_t *self)
 {
-    /*  What this first cut enforces; the isolation issue fills in the rest. */
-    proto_layer_t layers[] = {
-        { "rlimits", true, 1 },
-        { "seccomp", true, 0 },
-        { "landlock", false, 0 },
-        { "userns", true, 0 },
-        { "cgroup", true, 0 },
-    };
+    /*  What every task gets, as detected at start (isolation.h).          */
+    proto_layer_t layers[SBX_ISO_LAYER_COUNT];
     proto_msg_t msg = { .type = PROTO_HELLO };
     msg.u.hello.worker = self->cfg->worker_id;
     msg.u.hello.slots = (uint32_t) self->slots;
     msg.u.hello.version = SBX_VERSION;
     msg.u.hello.isolation = layers;
-    msg.u.hello.isolation_count = sizeof layers / sizeof layers[0];
+    msg.u.hello.isolation_count = sbx_iso_hello (self->iso, layers);
     s_send (self, &msg, false);
     log_event (CLOG_DEBUG, "hello_sent", "slots=%zu", self->slots);
+}
+
+/*  Slots the orchestrator may fill: none while stopping or while the
+    outbox is full (results we could not keep).                            */
+static size_t
+s_free_slots (const sbx_worker_t *self)
+{
+    if (self->draining || sbx_outbox_full (self->outbox))
+        return 0;
+    return self->slots - self->busy;
 }
 
 static void
 s_send_heartbeat (sbx_worker_t *self)
 {
     const char *running[256];
+    uint32_t attempts[256];
     size_t n = 0;
     for (size_t i = 0; i < self->slots && n < 256; i++)
-        if (self->runs[i])
+        if (self->runs[i]) {
+            attempts[n] = sbx_run_attempt (self->runs[i]);
             running[n++] = sbx_run_id (self->runs[i]);
+        }
     proto_msg_t msg = { .type = PROTO_HEARTBEAT };
     msg.u.heartbeat.worker = self->cfg->worker_id;
-    msg.u.heartbeat.free = (uint32_t) (self->slots - self->busy);
+    msg.u.heartbeat.free = (uint32_t) s_free_slots (self);
     msg.u.heartbeat.running = running;
     msg.u.heartbeat.running_count = n;
+    msg.u.heartbeat.attempts = attempts;
     s_send (self, &msg, false);
+}
+
+/*  A result goes into the outbox, kept (and re-sent) until acknowledged. */
+static void
+s_keep_result (sbx_worker_t *self, const proto_result_t *result, uint8_t *frame, size_t size)
+{
+    if (sbx_outbox_add_result (self->outbox, result->id, result->attempt, frame, size)) {
+        log_event (CLOG_ERROR, "result_dropped", "id=%s attempt=%u reason=\"out of memory\"",
+                   result->id, result->attempt);
+        return;
+    }
+    s_flush (self, sbx_now_ms ());
 }
 
 static void
@@ -149,21 +195,47 @@ s_send_result (sbx_worker_t *self, const proto_result_t *result)
         small.file_count = 0;
         small.error = why;
         msg.u.result = small;
-        s_send (self, &msg, true);
-        return;
+        if (proto_encode (&msg, &frame, &size)) {
+            log_event (CLOG_ERROR, "encode_failed", "type=result id=%s", result->id);
+            return;
+        }
     }
-    s_send_frame_owned (self, PROTO_RESULT, frame, size, true);
+    s_keep_result (self, result, frame, size);
 }
 
 /*  ---- tasks --------------------------------------------------------------- */
 
+/*  Without a PID namespace and a cgroup (isolation.h), whatever a task
+    left behind has been re-parented to the worker (a child subreaper):
+    before any result is sent, every such orphan dies. The main processes
+    of the other runs are kept; their orphans die too (they left their
+    task's process tree, which is all that can tell them apart here).     */
+static void
+s_sweep (sbx_worker_t *self)
+{
+    pid_t keep[256];
+    size_t n = 0;
+    for (size_t i = 0; i < self->slots && n < 256; i++)
+        if (self->runs[i] && sbx_run_pid (self->runs[i]) > 0)
+            keep[n++] = sbx_run_pid (self->runs[i]);
+    int killed = sbx_reap_descendants (keep, n, 1000);
+    if (killed != 0)
+        log_event (killed < 0 ? CLOG_ERROR : CLOG_DEBUG, "orphans_killed", "count=%d%s",
+                   killed, killed < 0 ? " error=\"some survived\"" : "");
+}
+
 static void
 s_finish_runs (sbx_worker_t *self)
 {
+    bool swept = !sbx_iso_needs_sweep (self->iso);
     for (size_t i = 0; i < self->slots; i++) {
         sbx_run_t *run = self->runs[i];
         if (!run || !sbx_run_done (run))
             continue;
+        if (!swept) {
+            s_sweep (self);
+            swept = true;
+        }
         const proto_result_t *r = sbx_run_result (run);
         s_send_result (self, r);
         char exit_text[24] = "-", sig_text[24] = "-";
@@ -179,6 +251,8 @@ s_finish_runs (sbx_worker_t *self)
                    r->error ? log_quote (q, sizeof q, r->error, strlen (r->error)) : "-");
         sbx_run_destroy (&self->runs[i]);
         self->busy--;
+        if (self->draining)
+            self->drained++;
     }
 }
 
@@ -211,9 +285,36 @@ s_reject (sbx_worker_t *self, const proto_error_t *err, size_t size)
     log_event (CLOG_WARN, "task_rejected", "id=%s size=%zu error=%s", err->id, size, q);
 }
 
+/*  Was (id, attempt) cancelled before its frame arrived? Forgets it.      */
+static bool
+s_memo_take (sbx_worker_t *self, const char *id, uint32_t attempt, int64_t now)
+{
+    for (size_t i = 0; i < CANCEL_MEMO; i++) {
+        s_cancel_memo_t *m = &self->memo[i];
+        if (m->id[0] && now - m->at <= CANCEL_MEMO_MS && strcmp (m->id, id) == 0
+            && (!m->attempt || m->attempt == attempt)) {
+            m->id[0] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 s_start_task (sbx_worker_t *self, proto_msg_t *msg)
 {
+    if (s_memo_take (self, msg->u.task.id, msg->u.task.attempt, sbx_now_ms ())) {
+        /*  Cancelled while it was on its way: do not run it at all.        */
+        proto_result_t r = { .id = msg->u.task.id, .attempt = msg->u.task.attempt,
+                             .worker = self->cfg->worker_id,
+                             .status = PROTO_STATUS_CANCELLED,
+                             .error = "cancelled before it started" };
+        s_send_result (self, &r);
+        log_event (CLOG_INFO, "task_finished", "id=%s attempt=%u status=cancelled"
+                   " error=\"cancelled before it started\"", r.id, r.attempt);
+        proto_msg_destroy (&msg);
+        return;
+    }
     size_t slot = 0;
     while (slot < self->slots && self->runs[slot])
         slot++;
@@ -228,7 +329,7 @@ s_start_task (sbx_worker_t *self, proto_msg_t *msg)
     started.u.started.worker = self->cfg->worker_id;
     s_send (self, &started, true);
 
-    sbx_run_t *run = sbx_run_new (&self->run_conf, task, msg);
+    sbx_run_t *run = sbx_run_new (&self->run_conf, slot, task, msg);
     if (!run) {
         proto_result_t r = { .id = id, .attempt = attempt, .worker = self->cfg->worker_id,
                              .status = PROTO_STATUS_INTERNAL_ERROR, .error = "out of memory" };
@@ -249,7 +350,7 @@ static void
 s_take_tasks (sbx_worker_t *self)
 {
     void *socket = sbx_link_socket (self->tasks);
-    while (self->busy < self->slots) {
+    while (socket && s_free_slots (self) > 0) {
         zmq_msg_t frame;
         zmq_msg_init (&frame);
         if (zmq_msg_recv (&frame, socket, ZMQ_DONTWAIT) < 0) {
@@ -286,7 +387,43 @@ s_take_tasks (sbx_worker_t *self)
     }
 }
 
-/*  Control messages are for later issues (cancel, ack): read and log.     */
+/*  cancel {id, attempt?, worker?}: kill the run if it is ours, else
+    remember it for a frame still on its way.                              */
+static void
+s_on_cancel (sbx_worker_t *self, const proto_cancel_t *c)
+{
+    if (c->worker && strcmp (c->worker, self->cfg->worker_id) != 0)
+        return;
+    for (size_t i = 0; i < self->slots; i++) {
+        sbx_run_t *run = self->runs[i];
+        if (!run || strcmp (sbx_run_id (run), c->id) != 0
+            || (c->attempt && sbx_run_attempt (run) != c->attempt))
+            continue;
+        if (sbx_run_cancel (run))
+            log_event (CLOG_INFO, "task_cancelling", "id=%s attempt=%u", c->id,
+                       sbx_run_attempt (run));
+        return;
+    }
+    s_cancel_memo_t *m = &self->memo[self->memo_next++ % CANCEL_MEMO];
+    snprintf (m->id, sizeof m->id, "%s", c->id);
+    m->attempt = c->attempt;
+    m->at = sbx_now_ms ();
+}
+
+static void
+s_on_ack (sbx_worker_t *self, const proto_ack_t *ack)
+{
+    size_t freed = 0;
+    for (size_t i = 0; i < ack->id_count; i++)
+        freed += sbx_outbox_ack (self->outbox, ack->ids[i],
+                                 ack->attempts ? ack->attempts[i] : 0);
+    if (freed)
+        log_event (CLOG_DEBUG, "results_acked", "count=%zu kept=%zu", freed,
+                   sbx_outbox_results (self->outbox));
+}
+
+/*  Control messages: "ack" (results the orchestrator has on disk) and
+    "cancel". The SUB subscribes to everything ("", link.c).               */
 static void
 s_take_control (sbx_worker_t *self)
 {
@@ -303,6 +440,12 @@ s_take_control (sbx_worker_t *self)
         proto_msg_t *msg = proto_decode (PROTO_CH_CONTROL, zmq_msg_data (&frame),
                                          zmq_msg_size (&frame), (size_t) self->cfg->max_frame,
                                          &err);
+        if (msg && msg->type == PROTO_ACK)
+            s_on_ack (self, &msg->u.ack);
+        else
+        if (msg && msg->type == PROTO_CANCEL)
+            s_on_cancel (self, &msg->u.cancel);
+        else
         if (msg)
             log_event (CLOG_DEBUG, "control_ignored", "type=%s", proto_type_name (msg->type));
         else {
@@ -347,22 +490,75 @@ s_earliest (int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/*  The first SIGTERM/SIGINT starts a graceful stop: take no more tasks
+    (the tasks socket is closed, so the orchestrator's PUSH routes no more
+    frames here; a heartbeat says no slot is free), let the running tasks
+    finish and their results be acknowledged, for up to SANDBOX_GRACE. A
+    second signal stops at once.                                           */
 static void
 s_on_signal (sbx_worker_t *self)
 {
     struct signalfd_siginfo info;
     ssize_t n = read (self->sigfd, &info, sizeof info);
-    if (n == (ssize_t) sizeof info) {
-        log_event (CLOG_INFO, "worker_stopping", "signal=%s running=%zu",
-                   info.ssi_signo == SIGINT ? "INT" : "TERM", self->busy);
+    if (n != (ssize_t) sizeof info)
+        return;
+    const char *name = info.ssi_signo == SIGINT ? "INT" : "TERM";
+    if (self->draining) {
+        log_event (CLOG_INFO, "worker_stopping", "signal=%s again=yes running=%zu", name,
+                   self->busy);
         self->stop = true;
+        return;
     }
+    self->draining = true;
+    self->drain_deadline = sbx_now_ms () + self->cfg->grace_ms;
+    sbx_link_stop (self->tasks);
+    s_send_heartbeat (self);
+    log_event (CLOG_INFO, "worker_stopping", "signal=%s running=%zu unacked=%zu grace_ms=%lld",
+               name, self->busy, sbx_outbox_results (self->outbox),
+               (long long) self->cfg->grace_ms);
+}
+
+/*  Draining is over when nothing runs and every result is acknowledged,
+    or when the grace is up.                                                */
+static void
+s_check_drained (sbx_worker_t *self, int64_t now)
+{
+    if (!self->draining)
+        return;
+    if ((self->busy == 0 && sbx_outbox_results (self->outbox) == 0)
+        || now >= self->drain_deadline)
+        self->stop = true;
+}
+
+/*  After the loop: tasks still running are abandoned (killed, no result:
+    the orchestrator gives them back on our "bye", without counting it
+    against their attempts), the orchestrator is told we leave, one line
+    says what the stop did.                                                 */
+static void
+s_leave (sbx_worker_t *self)
+{
+    size_t abandoned = 0;
+    for (size_t i = 0; i < self->slots; i++)
+        if (self->runs[i]) {
+            log_event (CLOG_INFO, "task_abandoned", "id=%s attempt=%u",
+                       sbx_run_id (self->runs[i]), sbx_run_attempt (self->runs[i]));
+            sbx_run_destroy (&self->runs[i]);
+            self->busy--;
+            abandoned++;
+        }
+    s_flush (self, sbx_now_ms ());
+    proto_msg_t bye = { .type = PROTO_BYE };
+    bye.u.bye.worker = self->cfg->worker_id;
+    s_send (self, &bye, false);
+    log_event (CLOG_INFO, "worker_stopped", "finished_in_grace=%zu abandoned=%zu"
+               " unacked_results=%zu graceful=%s", self->drained, abandoned,
+               sbx_outbox_results (self->outbox), self->draining ? "yes" : "no");
 }
 
 int
 sbx_worker_run (sbx_worker_t *self)
 {
-    size_t tasks_at = 0, control_at = 0, results_at = 0;
+    size_t tasks_at = 0, control_at = 0;
     size_t mon_at[3];
     sbx_link_t *links[3] = { self->tasks, self->results, self->control };
     while (!self->stop) {
@@ -370,17 +566,15 @@ sbx_worker_run (sbx_worker_t *self)
         size_t n = 0;
         memset (self->item_run, 0, self->items_max * sizeof *self->item_run);
         it[n++] = (zmq_pollitem_t) { NULL, self->sigfd, ZMQ_POLLIN, 0 };
-        tasks_at = control_at = results_at = SIZE_MAX;
-        if (self->busy < self->slots) {
+        tasks_at = control_at = SIZE_MAX;
+        if (s_free_slots (self) > 0 && sbx_link_socket (self->tasks)) {
             tasks_at = n;
             it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->tasks), 0, ZMQ_POLLIN, 0 };
         }
         control_at = n;
         it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->control), 0, ZMQ_POLLIN, 0 };
-        if (sbx_outbox_count (self->outbox)) {
-            results_at = n;
+        if (sbx_outbox_pending (self->outbox))   /* wake when it takes more */
             it[n++] = (zmq_pollitem_t) { sbx_link_socket (self->results), 0, ZMQ_POLLOUT, 0 };
-        }
         for (size_t l = 0; l < 3; l++) {
             mon_at[l] = n;
             it[n++] = (zmq_pollitem_t) { sbx_link_monitor (links[l]), 0, ZMQ_POLLIN, 0 };
@@ -388,6 +582,10 @@ sbx_worker_run (sbx_worker_t *self)
         int64_t next = self->next_heartbeat;
         for (size_t l = 0; l < 3; l++)
             next = s_earliest (next, sbx_link_next_timer (links[l]));
+        if (sbx_link_connected (self->results))
+            next = s_earliest (next, sbx_outbox_next_resend (self->outbox));
+        if (self->draining)
+            next = s_earliest (next, self->drain_deadline);
         for (size_t i = 0; i < self->slots; i++) {
             sbx_run_t *run = self->runs[i];
             if (!run)
@@ -414,8 +612,11 @@ sbx_worker_run (sbx_worker_t *self)
             s_on_signal (self);
         for (size_t l = 0; l < 3; l++)
             if (it[mon_at[l]].revents && sbx_link_on_monitor (links[l], now) > 0
-                && links[l] == self->results)
+                && links[l] == self->results) {
                 s_send_hello (self);
+                /*  Maybe a new orchestrator: it has none of our results. */
+                sbx_outbox_resend_all (self->outbox, now);
+            }
         for (size_t i = 0; i < n; i++)
             if (self->item_run[i] && it[i].revents)
                 sbx_run_ready (self->item_run[i], it[i].fd, now);
@@ -425,14 +626,13 @@ sbx_worker_run (sbx_worker_t *self)
         s_finish_runs (self);
         for (size_t l = 0; l < 3; l++)
             sbx_link_tick (links[l], now);
-        if (results_at != SIZE_MAX && it[results_at].revents)
-            sbx_outbox_flush (self->outbox, s_send_frame, self);
         if (it[control_at].revents)
             s_take_control (self);
-        if (tasks_at != SIZE_MAX && it[tasks_at].revents && !self->stop) {
+        if (tasks_at != SIZE_MAX && it[tasks_at].revents && !self->stop && !self->draining) {
             s_take_tasks (self);
             s_finish_runs (self);       /* tasks that ended at once */
         }
+        s_flush (self, now);            /* first sends, due re-sends */
         if (now >= self->next_heartbeat) {
             s_reap_orphans (self);
             s_send_heartbeat (self);
@@ -440,12 +640,15 @@ sbx_worker_run (sbx_worker_t *self)
             if (self->next_heartbeat <= now)
                 self->next_heartbeat = now + self->cfg->heartbeat_ms;
         }
+        s_check_drained (self, now);
     }
+    s_leave (self);
     return 0;
 }
 
 sbx_worker_t *
-sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size)
+sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd, char *err,
+                size_t err_size)
 {
     sbx_worker_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -456,11 +659,14 @@ sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size)
     self->sigfd = sigfd;
     self->slots = (size_t) cfg->slots;
     sbx_config_run_conf (cfg, &self->run_conf);
+    self->iso = iso;
+    self->run_conf.iso = iso;
     self->items_max = 8 + self->slots * SBX_RUN_POLLFDS_MAX;
     self->runs = calloc (self->slots, sizeof *self->runs);
     self->items = calloc (self->items_max, sizeof *self->items);
     self->item_run = calloc (self->items_max, sizeof *self->item_run);
-    self->outbox = sbx_outbox_new ();
+    self->outbox = sbx_outbox_new ((size_t) cfg->outbox_results, (size_t) cfg->outbox_bytes,
+                                   cfg->resend_ms);
     self->ctx = zmq_ctx_new ();
     if (!self->runs || !self->items || !self->item_run || !self->outbox || !self->ctx) {
         snprintf (err, err_size, "out of memory");
@@ -507,6 +713,8 @@ sbx_worker_destroy (sbx_worker_t **self_p)
                        sbx_run_id (self->runs[i]), sbx_run_attempt (self->runs[i]));
             sbx_run_destroy (&self->runs[i]);
         }
+    if (self->iso && sbx_iso_needs_sweep (self->iso))
+        sbx_reap_descendants (NULL, 0, 1000);
     if (self->results)
         sbx_link_set_linger (self->results, SHUTDOWN_LINGER_MS);
     sbx_link_destroy (&self->tasks);

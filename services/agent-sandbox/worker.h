@@ -19,11 +19,18 @@ typedef struct sbx_worker_t sbx_worker_t;
 
 /*  Create the ZeroMQ context and connect the three sockets. sigfd is a
     signalfd for SIGTERM/SIGINT (blocked before this call, so libzmq's
-    threads inherit the mask). cfg must outlive the worker. NULL with a
-    message in err.                                                         */
-sbx_worker_t *sbx_worker_new (const sbx_config_t *cfg, int sigfd, char *err, size_t err_size);
+    threads inherit the mask). iso holds the isolation layers every task
+    gets (made before any thread exists: see isolation.h). cfg and iso
+    must outlive the worker. NULL with a message in err.                   */
+sbx_worker_t *sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd,
+                              char *err, size_t err_size);
 
-/*  Run until SIGTERM/SIGINT. Returns 0.                                    */
+/*  Run until stopped: the first SIGTERM/SIGINT closes the tasks socket and
+    lets running tasks finish and their results be acknowledged, for up to
+    SANDBOX_GRACE; what still runs then is killed without a result (the
+    orchestrator requeues it when our "bye" arrives); a second signal stops
+    at once. Logs one event=worker_stopped line saying what it did.
+    Returns 0.                                                              */
 int sbx_worker_run (sbx_worker_t *self);
 
 /*  Kill running tasks' process groups, remove their workspaces, close the

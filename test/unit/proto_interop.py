@@ -53,6 +53,13 @@ def write(d):
             "version": "py-0.1", "isolation": {"seccomp": True, "landlock": 7},
         },
         "ack.mp": {"v": 1, "type": "ack", "ids": ["py-1", "py-2"]},
+        "ack_attempts.mp": {"v": 1, "type": "ack", "ids": ["py-1"], "attempts": [2]},
+        "heartbeat_attempts.mp": {"v": 1, "type": "heartbeat", "worker": "pyworker",
+                                  "free": 1, "running": ["py-1", "py-2"],
+                                  "attempts": [1, 3]},
+        "cancel_narrow.mp": {"v": 1, "type": "cancel", "id": "py-1", "attempt": 2,
+                             "worker": "pyworker"},
+        "bye.mp": {"v": 1, "type": "bye", "worker": "pyworker"},
         "error.mp": {
             "v": 1, "type": "error", "req": 3, "code": "not_found",
             "message": "no task py-9", "field": "id",
@@ -129,6 +136,12 @@ def check(d):
                    "last_seen_ms": 1700000000123, "tasks_done": 17,
                    "isolation": {"seccomp": True, "landlock": 7, "cgroup": False}}],
     })
+
+    expect("c_ack", load(d, "c_ack.mp"),
+           {"v": 1, "type": "ack", "ids": ["c-1", "c-2"], "attempts": [1, 2]})
+    expect("c_cancel", load(d, "c_cancel.mp"),
+           {"v": 1, "type": "cancel", "id": "c-1", "attempt": 3, "worker": "w1"})
+    expect("c_bye", load(d, "c_bye.mp"), {"v": 1, "type": "bye", "worker": "w1"})
 
     record = load(d, "c_record.mp")
     want = {"id": "c-2", "status": "killed", "attempt": 1, "worker": "w1",

@@ -1,13 +1,23 @@
 /*  test_sandbox.c - the agent-sandbox's task machinery driven directly, no
     sockets: child set-up, runs (I/O, limits, deadlines, results), the
-    workspace's defences, the capped output buffer, the configuration.
+    workspace's defences, the capped output buffer, the configuration, and
+    the isolation layers wired into the child (isolation.h).
 
     Every test runs in its own process (Check's fork mode) with a fresh
-    temporary SANDBOX_WORK_DIR, removed afterwards.
+    temporary SANDBOX_WORK_DIR, removed afterwards. The "run" tests run
+    twice: with a plain child ("run") and with every isolation layer this
+    machine has ("run-isolated", as the worker runs tasks), where a few
+    expectations legitimately differ (HOME is /workspace in the mount
+    namespace, pids printed by a task are those of its PID namespace, the
+    memory limit is the cgroup's). The "isolation" tests prove each layer
+    from inside the task and from the host; they say SKIP for a layer the
+    machine lacks.
 */
 #define _GNU_SOURCE
 #include "../../services/agent-sandbox/child.h"
+#include "../../services/agent-sandbox/isolation.h"
 #include "log.h"
+#include "../../services/agent-sandbox/outbox.h"
 #include "../../services/agent-sandbox/outcap.h"
 #include "proto.h"
 #include "../../services/agent-sandbox/run.h"
@@ -26,16 +36,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MIB (1024u * 1024u)
+#define UID_BASE 240000                 /* per-slot host uids of these tests */
+#define ISO_SLOTS 4
 
 static char s_tmp[256];            /* per-test scratch: work/ and outside/ */
 static char s_work[300];           /* SANDBOX_WORK_DIR of the test */
 static char s_outside[300];        /* a directory no task should touch */
 static sbx_run_conf_t s_conf;
+static sbx_iso_t *s_iso;           /* "run-isolated" and "isolation": every layer */
+static char s_cg_name[64];         /* the tests' cgroup name: cleudo-unit-<runner pid> */
 
 static void
 s_setup (void)
@@ -55,12 +73,159 @@ s_setup (void)
     s_conf.max_collect = 8 * MIB;
     s_conf.open_files = 256;
     log_set_level (CLOG_ERROR);
+    signal (SIGPIPE, SIG_IGN);          /* as the worker: a task may stop reading */
 }
 
 static void
 s_teardown (void)
 {
     sbx_remove_tree_at (AT_FDCWD, s_tmp);
+}
+
+/*  An isolation context like the worker's (slots ISO_SLOTS), replacing
+    any earlier one.                                                        */
+static bool s_cgroup_join;         /* tasks join their cgroup (no spawner threads) */
+
+static void
+s_iso_make (bool namespaces, bool cgroup, bool allow_network)
+{
+    sbx_iso_destroy (&s_iso);
+    sbx_iso_config_t ic = {
+        .seccomp = true, .landlock = true, .namespaces = namespaces, .cgroup = cgroup,
+        .uid_base = UID_BASE, .work_dir = s_work, .slots = ISO_SLOTS,
+        .allow_network = allow_network, .cgroup_name = s_cg_name,
+        .cgroup_join = s_cgroup_join,
+    };
+    char err[512] = "";
+    s_iso = sbx_iso_new (&ic, err, sizeof err);
+    ck_assert_msg (s_iso != NULL, "%s", err);
+    s_conf.iso = s_iso;
+    s_conf.allow_network = allow_network;
+}
+
+static void
+s_setup_iso (void)
+{
+    s_setup ();
+    s_iso_make (true, true, false);
+}
+
+static void
+s_teardown_iso (void)
+{
+    sbx_iso_destroy (&s_iso);
+    s_teardown ();
+}
+
+/*  In the runner (survives a failed test): a test's leftover cgroup.      */
+static void
+s_case_teardown (void)
+{
+    char err[256];
+    sbx_cgroup_config_t cfg = { .name = s_cg_name };
+    sbx_cgroup_t *cg = sbx_cgroup_new (&cfg, NULL, err, sizeof err);
+    sbx_cgroup_destroy (&cg);
+}
+
+static bool
+s_on (int layer)
+{
+    return s_iso && sbx_iso_status (s_iso, layer) == SBX_ISO_ENFORCED;
+}
+
+static bool
+s_need (int layer, const char *test)
+{
+    if (s_on (layer))
+        return true;
+    fprintf (stderr, "SKIP %s: %s %s (%s)\n", test, sbx_iso_layer_name (layer),
+             s_iso ? sbx_iso_status_name (sbx_iso_status (s_iso, layer)) : "-",
+             s_iso ? sbx_iso_detail (s_iso, layer) : "no isolation");
+    return false;
+}
+
+/*  Host processes whose command line contains marker.                    */
+static int
+s_count_marker (const char *marker)
+{
+    int n = 0;
+    DIR *d = opendir ("/proc");
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[4096];
+        snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read (fd, buf, sizeof buf - 1);
+        close (fd);
+        if (len <= 0)
+            continue;
+        for (ssize_t i = 0; i < len; i++)
+            if (!buf[i])
+                buf[i] = ' ';
+        buf[len] = '\0';
+        if (strstr (buf, marker))
+            n++;
+    }
+    if (d)
+        closedir (d);
+    return n;
+}
+
+/*  Wait (up to 2 s) until no host process has marker in its command line. */
+static int
+s_marker_gone (const char *marker)
+{
+    int n = s_count_marker (marker);
+    for (int i = 0; i < 200 && n > 0; i++) {
+        usleep (10000);
+        n = s_count_marker (marker);
+    }
+    return n;
+}
+
+/*  A field of /proc/PID/status seen from the host ("Uid", ...).           */
+static void
+s_status_field (pid_t pid, const char *field, char *out, size_t size)
+{
+    char path[64], buf[1024];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen (path, "re");
+    out[0] = '\0';
+    if (!f)
+        return;
+    size_t len = strlen (field);
+    while (fgets (buf, sizeof buf, f))
+        if (strncmp (buf, field, len) == 0 && buf[len] == ':') {
+            snprintf (out, size, "%s", buf + len + 1 + strspn (buf + len + 1, " \t"));
+            out[strcspn (out, "\n")] = '\0';
+            break;
+        }
+    fclose (f);
+}
+
+/*  Live (not zombie) host processes whose real uid is uid.                */
+static int
+s_procs_of_uid (uid_t uid)
+{
+    int n = 0;
+    DIR *d = opendir ("/proc");
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char field[128], state[64];
+        s_status_field ((pid_t) atoi (e->d_name), "Uid", field, sizeof field);
+        s_status_field ((pid_t) atoi (e->d_name), "State", state, sizeof state);
+        if (field[0] && (uid_t) strtoul (field, NULL, 10) == uid && state[0] != 'Z')
+            n++;
+    }
+    if (d)
+        closedir (d);
+    return n;
 }
 
 /*  Number of entries in a directory (without . and ..).                    */
@@ -109,7 +274,7 @@ s_sh (const char *script)
 static sbx_run_t *
 s_run (const proto_task_t *t)
 {
-    sbx_run_t *run = sbx_run_new (&s_conf, t, NULL);
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, t, NULL);
     ck_assert_ptr_nonnull (run);
     sbx_run_wait (run);
     ck_assert (sbx_run_done (run));
@@ -257,8 +422,13 @@ START_TEST (environment_is_scrubbed)
         else if (strcmp (line, "LANG=C.UTF-8") == 0)
             lang = true;
         else if (strncmp (line, "HOME=", 5) == 0) {
-            home = strncmp (line + 5, s_work, strlen (s_work)) == 0
-                && strstr (line, "/t-1-1-") != NULL;
+            /*  The workspace as the task sees it: in the minimal root of
+                the mount namespace it is /workspace.                       */
+            if (s_on (SBX_ISO_MOUNTNS))
+                home = strcmp (line + 5, "/workspace") == 0;
+            else
+                home = strncmp (line + 5, s_work, strlen (s_work)) == 0
+                    && strstr (line, "/t-1-1-") != NULL;
         }
         else
             ck_abort_msg ("unexpected variable: %s", line);
@@ -278,7 +448,7 @@ START_TEST (child_is_a_fresh_process)
     ck_assert_int_ge (leak, 3);
     const char *argv[] = { "sleep", "5", NULL };
     proto_task_t t = s_task (argv);
-    sbx_run_t *run = sbx_run_new (&s_conf, &t, NULL);
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
     ck_assert_ptr_nonnull (run);
     ck_assert (!sbx_run_done (run));
     pid_t pid = sbx_run_pid (run);
@@ -311,7 +481,23 @@ START_TEST (child_is_a_fresh_process)
     ssize_t n = readlink (path, cwd, sizeof cwd - 1);
     ck_assert_int_gt (n, 0);
     cwd[n] = '\0';
-    ck_assert_msg (strncmp (cwd, s_work, strlen (s_work)) == 0, "cwd %s", cwd);
+    if (s_on (SBX_ISO_MOUNTNS))         /* its own root: the path inside */
+        ck_assert_str_eq (cwd, "/workspace");
+    else
+        ck_assert_msg (strncmp (cwd, s_work, strlen (s_work)) == 0, "cwd %s", cwd);
+    /*  The same directory as the workspace on the host.                    */
+    DIR *wd = opendir (s_work);
+    struct dirent *we = wd ? readdir (wd) : NULL;
+    while (we && we->d_name[0] == '.')
+        we = readdir (wd);
+    ck_assert_ptr_nonnull (we);
+    char host_ws[PATH_MAX];
+    snprintf (host_ws, sizeof host_ws, "%s/%s", s_work, we->d_name);
+    closedir (wd);
+    struct stat st_cwd, st_ws;
+    ck_assert_int_eq (stat (path, &st_cwd), 0);
+    ck_assert_int_eq (stat (host_ws, &st_ws), 0);
+    ck_assert (st_cwd.st_ino == st_ws.st_ino && st_cwd.st_dev == st_ws.st_dev);
 
     struct rlimit rl;
     ck_assert_int_eq (prlimit (pid, RLIMIT_NOFILE, NULL, &rl), 0);
@@ -331,12 +517,22 @@ START_TEST (child_is_a_fresh_process)
 }
 END_TEST
 
+/*  The background sleep is found on the host by its unique argument (in a
+    PID namespace the pid a task prints is not the host's).                */
 START_TEST (timeout_kills_the_whole_group)
 {
-    proto_task_t t = s_sh ("echo before; sleep 100 & echo $!; sleep 100");
+    char marker[32], script[128];
+    snprintf (marker, sizeof marker, "100.%d1", (int) getpid ());
+    /*  "$d.": the marker is in the sleep's arguments, not in sh's.          */
+    snprintf (script, sizeof script, "d=100; echo before; sleep $d.%d1 & echo $!; sleep 100",
+              (int) getpid ());
+    proto_task_t t = s_sh (script);
     t.limits.wall_ms = 500;
-    sbx_run_t *run = sbx_run_new (&s_conf, &t, NULL);
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
     pid_t main_pid = sbx_run_pid (run);
+    for (int i = 0; i < 400 && s_count_marker (marker) == 0; i++)
+        usleep (5000);
+    ck_assert_int_eq (s_count_marker (marker), 1);     /* it did run */
     sbx_run_wait (run);
     const proto_result_t *r = sbx_run_result (run);
     ck_assert_int_eq (r->status, PROTO_STATUS_TIMED_OUT);
@@ -351,9 +547,7 @@ START_TEST (timeout_kills_the_whole_group)
     ck_assert_int_gt (bg, 0);
     free (out);
     ck_assert (s_process_dead (main_pid));
-    for (int i = 0; i < 50 && !s_process_dead (bg); i++)
-        usleep (10000);
-    ck_assert_msg (s_process_dead (bg), "background sleep %d survived", (int) bg);
+    ck_assert_msg (s_marker_gone (marker) == 0, "background sleep %d survived", (int) bg);
     sbx_run_destroy (&run);
 }
 END_TEST
@@ -361,15 +555,17 @@ END_TEST
 START_TEST (group_killed_when_main_exits)
 {
     /*  No process outlives the task: a background child dies with it.    */
-    proto_task_t t = s_sh ("sleep 100 >/dev/null 2>&1 & echo $!");
+    char marker[32], script[128];
+    snprintf (marker, sizeof marker, "100.%d2", (int) getpid ());
+    snprintf (script, sizeof script, "d=100; sleep $d.%d2 >/dev/null 2>&1 & echo $!; sleep 0.1",
+              (int) getpid ());
+    proto_task_t t = s_sh (script);
     sbx_run_t *run = s_run (&t);
     const proto_result_t *r = sbx_run_result (run);
     ck_assert_int_eq (r->status, PROTO_STATUS_SUCCEEDED);
     pid_t bg = atoi ((const char *) r->stdout_data.data);
     ck_assert_int_gt (bg, 0);
-    for (int i = 0; i < 50 && !s_process_dead (bg); i++)
-        usleep (10000);
-    ck_assert (s_process_dead (bg));
+    ck_assert_int_eq (s_marker_gone (marker), 0);
     sbx_run_destroy (&run);
 }
 END_TEST
@@ -397,7 +593,12 @@ START_TEST (cpu_limit_kills)
     const proto_result_t *r = sbx_run_result (run);
     ck_assert_int_eq (r->status, PROTO_STATUS_KILLED);
     ck_assert (r->has_signal);
-    ck_assert (r->signal == SIGXCPU || r->signal == SIGKILL);
+    /*  PID 1 of a PID namespace ignores the kernel's SIGXCPU: the hard
+        limit's SIGKILL (soft + 1 s) ends it.                              */
+    if (s_on (SBX_ISO_PIDNS))
+        ck_assert_int_eq (r->signal, SIGKILL);
+    else
+        ck_assert (r->signal == SIGXCPU || r->signal == SIGKILL);
     ck_assert_uint_ge (r->cpu_ms, 500);
     ck_assert_msg (s_contains (r->error, "cpu limit of 1000 ms exceeded"), "error: %s",
                    r->error ? r->error : "(none)");
@@ -428,11 +629,22 @@ START_TEST (memory_limit_fails)
     t.limits.memory_bytes = 128 * MIB;
     sbx_run_t *run = s_run (&t);
     const proto_result_t *r = sbx_run_result (run);
-    ck_assert_msg (r->status == PROTO_STATUS_FAILED || r->status == PROTO_STATUS_KILLED,
-                   "status %s", proto_status_name (r->status));
     ck_assert_uint_eq (r->stdout_data.size, 0);
-    ck_assert (r->stderr_data.size > 0 && memmem (r->stderr_data.data, r->stderr_data.size,
-                                                   "MemoryError", 11));
+    if (s_on (SBX_ISO_CGROUP)) {
+        /*  The cgroup limits memory (no RLIMIT_AS): its OOM kill says so. */
+        ck_assert_msg (r->status == PROTO_STATUS_MEMORY_LIMIT, "status %s: %s",
+                       proto_status_name (r->status), r->error ? r->error : "");
+        ck_assert_str_eq (r->error, "memory limit of 134217728 bytes exceeded (1 process"
+                                    " killed by the OOM killer)");
+        ck_assert (r->has_signal && r->signal == SIGKILL);
+    }
+    else {
+        /*  RLIMIT_AS: the program's own failure.                           */
+        ck_assert_msg (r->status == PROTO_STATUS_FAILED || r->status == PROTO_STATUS_KILLED,
+                       "status %s", proto_status_name (r->status));
+        ck_assert (r->stderr_data.size > 0 && memmem (r->stderr_data.data, r->stderr_data.size,
+                                                       "MemoryError", 11));
+    }
     sbx_run_destroy (&run);
 }
 END_TEST
@@ -597,7 +809,9 @@ START_TEST (setup_failure_is_internal_error)
     const proto_result_t *r = sbx_run_result (run);
     ck_assert_int_eq (r->status, PROTO_STATUS_INTERNAL_ERROR);
     ck_assert (!r->has_exit_code);
-    ck_assert_msg (s_contains (r->error, "child setup failed at step 'rlimits': "), "%s", r->error);
+    /*  "step: errno", whichever stage of the child failed.                  */
+    ck_assert_msg (s_contains (r->error, "child setup failed at step 'rlimits': "
+                                         "Operation not permitted (EPERM)"), "%s", r->error);
     ck_assert_int_eq (s_entries (s_work), 0);
     sbx_run_destroy (&run);
 }
@@ -653,7 +867,7 @@ START_TEST (runs_in_parallel)
         argv[i][2] = scripts[i];
         argv[i][3] = NULL;
         tasks[i] = s_task (argv[i]);
-        runs[i] = sbx_run_new (&s_conf, &tasks[i], NULL);
+        runs[i] = sbx_run_new (&s_conf, (size_t) i, &tasks[i], NULL);
     }
     int done = 0;
     while (done < N) {
@@ -704,8 +918,508 @@ START_TEST (spawn_cost)
         sbx_run_destroy (&run);
     }
     int64_t total = sbx_now_ms () - start;
-    fprintf (stderr, "spawn_cost: %d runs of /bin/true (workspace, clone, exec, wait, "
-             "remove) in %lld ms: %.2f ms each\n", N, (long long) total, (double) total / N);
+    fprintf (stderr, "spawn_cost%s: %d runs of /bin/true (workspace, clone, exec, wait, "
+             "remove) in %lld ms: %.2f ms each\n", s_iso ? " (every isolation layer)" : "",
+             N, (long long) total, (double) total / N);
+}
+END_TEST
+
+
+/*  ---- isolation: each layer, from inside the task and from the host ------- */
+
+/*  Text of a result's stdout (NUL-terminated copy; free it).               */
+static char *
+s_out (const proto_result_t *r)
+{
+    return strndup ((const char *) r->stdout_data.data, r->stdout_data.size);
+}
+
+#define EXPECT_OK(r)                                                           \
+    ck_assert_msg ((r)->status == PROTO_STATUS_SUCCEEDED, "status %s error %s\n%.*s\n%.*s", \
+                   proto_status_name ((r)->status), (r)->error ? (r)->error : "-",          \
+                   (int) (r)->stdout_data.size, (const char *) (r)->stdout_data.data,         \
+                   (int) (r)->stderr_data.size, (const char *) (r)->stderr_data.data)
+
+START_TEST (iso_hello_map_and_lines)
+{
+    proto_layer_t layers[SBX_ISO_LAYER_COUNT];
+    ck_assert_uint_eq (sbx_iso_hello (s_iso, layers), SBX_ISO_LAYER_COUNT);
+    const char *want[] = { "seccomp", "landlock", "userns", "pidns", "mountns", "netns",
+                           "ipcns", "utsns", "cgroup", "rlimits", "caps" };
+    for (int l = 0; l < SBX_ISO_LAYER_COUNT; l++) {
+        ck_assert_str_eq (layers[l].name, want[l]);
+        ck_assert_str_eq (sbx_iso_layer_name (l), want[l]);
+        ck_assert (sbx_iso_detail (s_iso, l)[0]);
+        if (l == SBX_ISO_LANDLOCK) {
+            ck_assert (!layers[l].is_bool);
+            ck_assert_int_eq (layers[l].value, sbx_iso_landlock_abi (s_iso));
+            ck_assert_int_eq (layers[l].value > 0, s_on (l));
+        }
+        else {
+            ck_assert (layers[l].is_bool);
+            ck_assert_int_eq (layers[l].value, s_on (l));
+        }
+        fprintf (stderr, "  %-8s %-11s %s\n", want[l],
+                 sbx_iso_status_name (sbx_iso_status (s_iso, l)), sbx_iso_detail (s_iso, l));
+    }
+    ck_assert (s_on (SBX_ISO_RLIMITS) && s_on (SBX_ISO_CAPS));
+    /*  Disabled by configuration: said so, and the map says false.         */
+    s_iso_make (false, false, false);
+    sbx_iso_hello (s_iso, layers);
+    for (int l = SBX_ISO_USERNS; l <= SBX_ISO_CGROUP; l++) {
+        ck_assert_int_eq (sbx_iso_status (s_iso, l), SBX_ISO_DISABLED);
+        ck_assert_int_eq (layers[l].value, 0);
+    }
+    ck_assert_str_eq (sbx_iso_detail (s_iso, SBX_ISO_PIDNS), "SANDBOX_NAMESPACES=off");
+    ck_assert_str_eq (sbx_iso_detail (s_iso, SBX_ISO_CGROUP), "SANDBOX_CGROUP=off");
+}
+END_TEST
+
+START_TEST (iso_require_refuses_what_is_missing)
+{
+    char err[512] = "";
+    sbx_iso_destroy (&s_iso);
+    sbx_iso_config_t ic = { .seccomp = true, .landlock = true, .namespaces = true,
+                            .cgroup = false, .uid_base = UID_BASE, .work_dir = s_work,
+                            .slots = 1, .require = "seccomp,cgroup", .cgroup_name = s_cg_name };
+    s_iso = sbx_iso_new (&ic, err, sizeof err);
+    ck_assert_msg (s_iso, "%s", err);
+    ck_assert_int_eq (sbx_iso_check_required (s_iso, err, sizeof err), -1);
+    ck_assert_str_eq (err, "SANDBOX_REQUIRE names cgroup, which is disabled by SANDBOX_CGROUP=off;"
+                           " refusing to start");
+    sbx_iso_destroy (&s_iso);
+    /*  What works passes.                                                  */
+    ic.require = "rlimits,caps";
+    s_iso = sbx_iso_new (&ic, err, sizeof err);
+    ck_assert_int_eq (sbx_iso_check_required (s_iso, err, sizeof err), 0);
+    sbx_iso_destroy (&s_iso);
+    /*  A name that is no layer.                                            */
+    ic.require = "seccomp,magic";
+    ck_assert_ptr_null (sbx_iso_new (&ic, err, sizeof err));
+    ck_assert_msg (strstr (err, "SANDBOX_REQUIRE") && strstr (err, "'magic'"), "%s", err);
+}
+END_TEST
+
+/*  CapEff 0, no_new_privs, the filter, the uid: inside and on the host.    */
+START_TEST (iso_task_holds_no_privilege)
+{
+    proto_task_t t = s_sh ("grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):'"
+                           " /proc/self/status; echo uid=$(id -u);"
+                           " cat /etc/shadow >/dev/null 2>&1 && echo shadow=read || echo shadow=no;"
+                           " test -s /etc/shadow && echo shadow=nonempty; echo ready; sleep 2");
+    sbx_run_t *run = sbx_run_new (&s_conf, 2, &t, NULL);
+    pid_t pid = sbx_run_pid (run);
+    ck_assert_int_gt (pid, 0);
+    usleep (300 * 1000);
+    char uid[128], caps[128];
+    s_status_field (pid, "Uid", uid, sizeof uid);
+    s_status_field (pid, "CapEff", caps, sizeof caps);
+    sbx_run_wait (run);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    char *out = s_out (r);
+    ck_assert_msg (strstr (out, "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n"
+                                "CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+                                "CapAmb:\t0000000000000000\n"), "%s", out);
+    ck_assert_msg (strstr (out, "NoNewPrivs:\t1\n"), "%s", out);
+    if (s_on (SBX_ISO_SECCOMP))
+        ck_assert_msg (strstr (out, "Seccomp:\t2\n"), "%s", out);
+    ck_assert_msg (strstr (out, "shadow=no\n"), "%s", out);
+    ck_assert_str_eq (caps, "0000000000000000");
+    if (geteuid () == 0) {
+        /*  Slot 2's own host uid, in every id field.                       */
+        char want[128];
+        snprintf (want, sizeof want, "%d\t%d\t%d\t%d", UID_BASE + 2, UID_BASE + 2, UID_BASE + 2,
+                  UID_BASE + 2);
+        ck_assert_str_eq (uid, want);
+        ck_assert_msg (strstr (out, s_on (SBX_ISO_USERNS) ? "uid=1000\n" : "uid=240002\n"),
+                       "%s", out);
+    }
+    free (out);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  Two slots at once: two host uids, two workspaces that are each their
+    own task's, neither visible to the other.                              */
+START_TEST (iso_slots_have_their_own_uid_and_workspace)
+{
+    if (geteuid () != 0) {
+        fprintf (stderr, "SKIP per-slot uids: needs root\n");
+        return;
+    }
+    const char *argv0[] = { "sh", "-c", "echo mine > f; ls -a ..; echo ready; sleep 1", NULL };
+    const char *argv1[] = { "sh", "-c", "echo mine > f; echo ready; sleep 1", NULL };
+    proto_task_t t0 = s_task (argv0);
+    proto_task_t t1 = s_task (argv1);
+    sbx_run_t *a = sbx_run_new (&s_conf, 0, &t0, NULL);
+    sbx_run_t *b = sbx_run_new (&s_conf, 1, &t1, NULL);
+    usleep (300 * 1000);
+    char ua[128], ub[128];
+    s_status_field (sbx_run_pid (a), "Uid", ua, sizeof ua);
+    s_status_field (sbx_run_pid (b), "Uid", ub, sizeof ub);
+    ck_assert_uint_eq (strtoul (ua, NULL, 10), UID_BASE);
+    ck_assert_uint_eq (strtoul (ub, NULL, 10), UID_BASE + 1);
+    /*  On the host: each workspace (0700) belongs to its slot's uid.       */
+    DIR *d = opendir (s_work);
+    struct dirent *e;
+    int seen = 0;
+    while ((e = readdir (d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf (path, sizeof path, "%s/%s", s_work, e->d_name);
+        ck_assert_int_eq (stat (path, &st), 0);
+        ck_assert_uint_eq (st.st_mode & 07777, 0700);
+        ck_assert (st.st_uid == UID_BASE || st.st_uid == UID_BASE + 1);
+        seen++;
+    }
+    closedir (d);
+    ck_assert_int_eq (seen, 2);
+    struct stat wd;
+    ck_assert_int_eq (stat (s_work, &wd), 0);
+    ck_assert_uint_eq (wd.st_mode & 0777, 0711);   /* passable, not listable */
+    sbx_run_wait (a);
+    sbx_run_wait (b);
+    EXPECT_OK (sbx_run_result (a));
+    EXPECT_OK (sbx_run_result (b));
+    if (s_on (SBX_ISO_MOUNTNS)) {
+        /*  Above the workspace: the minimal root, no other workspace.      */
+        char *out = s_out (sbx_run_result (a));
+        ck_assert_msg (!strstr (out, "t-1-1-"), "%s", out);
+        ck_assert_msg (strstr (out, "usr\n") && strstr (out, "workspace\n"), "%s", out);
+        free (out);
+    }
+    sbx_run_destroy (&a);
+    sbx_run_destroy (&b);
+}
+END_TEST
+
+/*  Landlock alone (no mount namespace hides anything): nothing outside the
+    workspace is writable, nor readable outside the system directories.    */
+START_TEST (iso_landlock_confines_files)
+{
+    s_iso_make (false, true, false);
+    if (!s_need (SBX_ISO_LANDLOCK, "landlock"))
+        return;
+    char canary[PATH_MAX], script[4 * PATH_MAX];
+    snprintf (canary, sizeof canary, "%s/canary", s_outside);
+    FILE *f = fopen (canary, "w");
+    fputs ("canary", f);
+    fclose (f);
+    chmod (canary, 0666);
+    chmod (s_outside, 0777);
+    snprintf (script, sizeof script,
+              "echo x > %s/new 2>/dev/null && echo new=yes || echo new=no;"
+              " echo x >> %s 2>/dev/null && echo append=yes || echo append=no;"
+              " cat %s >/dev/null 2>&1 && echo read=yes || echo read=no;"
+              " echo x > /tmp/sbx-unit-escape 2>/dev/null && echo tmp=yes || echo tmp=no;"
+              " echo x > inside && echo inside=yes; cat /etc/passwd > /dev/null && echo etc=yes",
+              s_outside, canary, canary);
+    proto_task_t t = s_sh (script);
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    char *out = s_out (r);
+    ck_assert_str_eq (out, "new=no\nappend=no\nread=no\ntmp=no\ninside=yes\netc=yes\n");
+    free (out);
+    char buf[32] = "";
+    f = fopen (canary, "r");
+    ck_assert_ptr_nonnull (fgets (buf, sizeof buf, f));
+    fclose (f);
+    ck_assert_str_eq (buf, "canary");
+    ck_assert_int_eq (s_entries (s_outside), 1);
+    ck_assert_int_ne (access ("/tmp/sbx-unit-escape", F_OK), 0);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  Only loopback; no TCP to a host listener; no AF_INET socket at all.     */
+START_TEST (iso_network_off_only_loopback)
+{
+    if (!s_need (SBX_ISO_NETNS, "netns"))
+        return;
+    int lis = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    ck_assert_int_eq (bind (lis, (struct sockaddr *) &sa, sizeof sa), 0);
+    ck_assert_int_eq (listen (lis, 4), 0);
+    socklen_t len = sizeof sa;
+    getsockname (lis, (struct sockaddr *) &sa, &len);
+    char script[1024];
+    snprintf (script, sizeof script,
+              "import socket\n"
+              "print('ifaces', ','.join(l.split(':')[0].strip() for l in open('/proc/net/dev')"
+              ".read().splitlines()[2:]))\n"
+              "try:\n"
+              "    s = socket.create_connection(('127.0.0.1', %d), timeout=1)\n"
+              "    print('connect ok')\n"
+              "except OSError as e:\n"
+              "    print('connect', type(e).__name__)\n", (int) ntohs (sa.sin_port));
+    const char *argv[] = { "python3", "-c", script, NULL };
+    proto_task_t t = s_task (argv);
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    char *out = s_out (r);
+    ck_assert_str_eq (out, "ifaces lo\nconnect PermissionError\n");
+    free (out);
+    ck_assert_int_lt (accept (lis, NULL, NULL), 0);    /* nobody knocked */
+    sbx_run_destroy (&run);
+
+    /*  Asking for network on a worker that does not allow it: rejected.    */
+    t.limits.network = 1;
+    run = s_run (&t);
+    r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_REJECTED);
+    ck_assert_str_eq (r->error, "limits.network: this worker does not allow network access"
+                                " (SANDBOX_ALLOW_NETWORK=false)");
+    ck_assert_int_eq (s_entries (s_work), 0);
+    sbx_run_destroy (&run);
+
+    /*  Allowed: the host's network, TCP allowed by seccomp and Landlock.   */
+    s_iso_make (true, true, true);
+    run = s_run (&t);
+    r = sbx_run_result (run);
+    EXPECT_OK (r);
+    out = s_out (r);
+    ck_assert_msg (strstr (out, "connect ok\n") && strncmp (out, "ifaces lo\n", 10) != 0, "%s",
+                   out);
+    free (out);
+    int c = accept (lis, NULL, NULL);
+    ck_assert_int_ge (c, 0);
+    close (c);
+    sbx_run_destroy (&run);
+    /*  ... and a task that does not ask still has none.                    */
+    t.limits.network = -1;
+    run = s_run (&t);
+    out = s_out (sbx_run_result (run));
+    ck_assert_str_eq (out, "ifaces lo\nconnect PermissionError\n");
+    free (out);
+    sbx_run_destroy (&run);
+    close (lis);
+}
+END_TEST
+
+/*  The task is PID 1 and sees nothing else; the worker is out of reach.   */
+START_TEST (iso_pid_namespace_hides_the_worker)
+{
+    if (!s_need (SBX_ISO_PIDNS, "pidns"))
+        return;
+    char script[256];
+    snprintf (script, sizeof script, "echo self=$$; kill -0 %d 2>/dev/null && echo worker=seen"
+              " || echo worker=unseen; ls /proc | grep '^[0-9]' | sort -n | tr '\\n' ' '",
+              (int) getpid ());
+    proto_task_t t = s_sh (script);
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    char *out = s_out (r);
+    ck_assert_msg (strncmp (out, "self=1\nworker=unseen\n", 21) == 0, "%s", out);
+    if (s_on (SBX_ISO_MOUNTNS)) {
+        /*  A fresh /proc: the task's own few processes (sh, ls, grep, sort,
+            tr), numbered from 1, nothing of the host.                      */
+        ck_assert_msg (strncmp (out + 21, "1 ", 2) == 0, "%s", out);
+        int count = 0;
+        for (char *p = out + 21; *p; ) {
+            char *end;
+            long pid = strtol (p, &end, 10);
+            if (end == p)
+                break;
+            ck_assert_msg (pid >= 1 && pid < 20, "host pid %ld visible: %s", pid, out);
+            count++;
+            p = end;
+        }
+        ck_assert_msg (count >= 2 && count <= 6, "%s", out);
+    }
+    free (out);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  A double-forked daemon (setsid, re-parented) is dead when the result is
+    there: in every configuration that can prove it.                       */
+static void
+s_daemon_dies (const char *what)
+{
+    char marker[32], script[256];
+    snprintf (marker, sizeof marker, "300.%d3", (int) getpid ());
+    snprintf (script, sizeof script, "d=300; (setsid sleep $d.%d3 > /dev/null 2>&1 < /dev/null &);"
+              " sleep 0.2; echo forked", (int) getpid ());
+    proto_task_t t = s_sh (script);
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    ck_assert_msg (s_count_marker (marker) == 0, "%s: the daemon outlived its task", what);
+    sbx_run_destroy (&run);
+}
+
+START_TEST (iso_double_fork_daemon_dies_with_the_task)
+{
+    s_daemon_dies ("every layer");
+    if (s_on (SBX_ISO_CGROUP)) {
+        s_iso_make (false, true, false);     /* the cgroup alone finds it */
+        s_daemon_dies ("cgroup, no PID namespace");
+        s_cgroup_join = true;               /* ... also when the task joins it */
+        s_iso_make (false, true, false);
+        s_daemon_dies ("cgroup joined, no PID namespace");
+    }
+    else
+        fprintf (stderr, "SKIP daemon without PID namespace: no cgroup\n");
+}
+END_TEST
+
+/*  A fork bomb hits pids.max / RLIMIT_NPROC, is ended with everything it
+    made, and the slot runs the next task normally.                         */
+START_TEST (iso_fork_bomb_contained)
+{
+    proto_task_t t = s_sh ("b() { b | b & }; b; sleep 2");
+    t.limits.processes = 32;
+    t.limits.wall_ms = 1500;
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_msg (r->status == PROTO_STATUS_TIMED_OUT || r->status == PROTO_STATUS_FAILED,
+                   "status %s", proto_status_name (r->status));
+    sbx_run_destroy (&run);
+    if (geteuid () == 0) {
+        for (int i = 0; i < 200 && s_procs_of_uid (UID_BASE); i++)
+            usleep (10000);
+        ck_assert_int_eq (s_procs_of_uid (UID_BASE), 0);
+    }
+    proto_task_t next = s_sh ("echo fine");
+    run = s_run (&next);
+    r = sbx_run_result (run);
+    EXPECT_OK (r);
+    ck_assert (s_bytes_eq (r->stdout_data, "fine\n"));
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+START_TEST (iso_memory_bomb_is_memory_limit)
+{
+    /*  Both ways into the group: born there (a spawner thread parked in it,
+        v1) and joined by the task (v2, and v1 when parking fails).        */
+    if (_i == 1) {
+        s_cgroup_join = true;
+        s_iso_make (true, true, false);
+    }
+    if (!s_need (SBX_ISO_CGROUP, "memory bomb"))
+        return;
+    fprintf (stderr, "memory bomb, %s: %s\n", _i ? "tasks join" : "tasks born inside",
+             sbx_iso_detail (s_iso, SBX_ISO_CGROUP));
+    const char *argv[] = { "python3", "-c", "import sys\nprint('start', flush=True)\n"
+                           "b = []\nwhile True: b.append(bytearray(16 << 20))", NULL };
+    proto_task_t t = s_task (argv);
+    t.limits.memory_bytes = 64 * MIB;
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_msg (r->status == PROTO_STATUS_MEMORY_LIMIT, "status %s: %s",
+                   proto_status_name (r->status), r->error ? r->error : "-");
+    ck_assert (s_bytes_eq (r->stdout_data, "start\n"));       /* partial output kept */
+    ck_assert_msg (s_contains (r->error, "memory limit of 67108864 bytes exceeded"), "%s",
+                   r->error);
+    sbx_run_destroy (&run);
+    /*  The slot's group was reused: the next task is not "memory_limit".   */
+    proto_task_t next = s_sh ("echo fine");
+    run = s_run (&next);
+    EXPECT_OK (sbx_run_result (run));
+    ck_assert_ptr_null (sbx_run_result (run)->error);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  Whatever the task does to itself, its pipes or its signals, the worker
+    (this process) carries on and the next task is normal.                  */
+START_TEST (iso_hostile_tasks_leave_the_worker_alone)
+{
+    const char *scripts[] = {
+        "kill -9 -1; echo after",                       /* everything it may signal */
+        "exec >&- 2>&- <&-; sleep 0.2",                 /* closes its pipes */
+        "trap '' TERM HUP INT; sleep 30",               /* ignores SIGTERM: wall limit */
+        "yes | head -c 5000000",                        /* output flood */
+    };
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+        proto_task_t t = s_sh (scripts[i]);
+        t.limits.wall_ms = 1000;
+        t.limits.output_bytes = 4096;
+        sbx_run_t *run = s_run (&t);
+        const proto_result_t *r = sbx_run_result (run);
+        if (i == 2)
+            ck_assert_int_eq (r->status, PROTO_STATUS_TIMED_OUT);
+        else if (i == 3) {
+            EXPECT_OK (r);
+            ck_assert (r->stdout_truncated && r->stdout_data.size == 4096);
+        }
+        else
+            ck_assert_msg (r->status == PROTO_STATUS_SUCCEEDED || r->status == PROTO_STATUS_KILLED,
+                           "%s: %s", scripts[i], proto_status_name (r->status));
+        sbx_run_destroy (&run);
+        proto_task_t next = s_sh ("echo fine");
+        run = s_run (&next);
+        EXPECT_OK (sbx_run_result (run));
+        ck_assert (s_bytes_eq (sbx_run_result (run)->stdout_data, "fine\n"));
+        sbx_run_destroy (&run);
+    }
+}
+END_TEST
+
+/*  SANDBOX_OUTPUT_POLICY=kill: the first byte over the cap ends the task,
+    status output_limit, what was kept stays.                               */
+START_TEST (iso_output_policy_kill)
+{
+    s_conf.output_kill = true;
+    proto_task_t t = s_sh ("echo first; head -c 100000 /dev/zero; sleep 10");
+    t.limits.output_bytes = 1000;
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_OUTPUT_LIMIT);
+    ck_assert_uint_eq (r->stdout_data.size, 1000);
+    ck_assert (r->stdout_truncated);
+    ck_assert (memcmp (r->stdout_data.data, "first\n", 6) == 0);
+    ck_assert_uint_lt (r->wall_ms, 5000);
+    ck_assert_str_eq (r->error, "output limit of 1000 bytes exceeded on stdout (output policy:"
+                                " kill)");
+    sbx_run_destroy (&run);
+    /*  Within the cap: no effect.                                          */
+    proto_task_t ok = s_sh ("echo small");
+    run = s_run (&ok);
+    EXPECT_OK (sbx_run_result (run));
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  Without namespaces and cgroup: the uid switch (as root), Landlock,
+    seccomp; the worker is a subreaper and must sweep leftovers itself.    */
+START_TEST (iso_fallback_without_namespaces_or_cgroup)
+{
+    s_iso_make (false, false, false);
+    ck_assert (sbx_iso_needs_sweep (s_iso));
+    proto_task_t t = s_sh ("id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; pwd");
+    sbx_run_t *run = s_run (&t);
+    const proto_result_t *r = sbx_run_result (run);
+    EXPECT_OK (r);
+    char *out = s_out (r);
+    char want[512];
+    snprintf (want, sizeof want, "%d\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n%s/",
+              geteuid () == 0 ? UID_BASE : (int) geteuid (), s_work);
+    ck_assert_msg (strncmp (out, want, strlen (want)) == 0, "%s", out);
+    free (out);
+    sbx_run_destroy (&run);
+    /*  The sweep the worker does before each result.                       */
+    char marker[32], script[256];
+    snprintf (marker, sizeof marker, "300.%d4", (int) getpid ());
+    snprintf (script, sizeof script, "d=300; (setsid sleep $d.%d4 > /dev/null 2>&1 < /dev/null &);"
+              " sleep 0.2",
+              (int) getpid ());
+    proto_task_t d = s_sh (script);
+    run = s_run (&d);
+    EXPECT_OK (sbx_run_result (run));
+    for (int i = 0; i < 100 && s_count_marker (marker) == 0; i++)
+        usleep (10000);
+    ck_assert_int_eq (s_count_marker (marker), 1);      /* re-parented to us */
+    ck_assert_int_ge (sbx_reap_descendants (NULL, 0, 1000), 1);
+    ck_assert_int_eq (s_count_marker (marker), 0);
+    sbx_run_destroy (&run);
 }
 END_TEST
 
@@ -1024,16 +1738,214 @@ START_TEST (config_defaults_and_checks)
     ck_assert_uint_eq (rc.defaults.output_bytes, MIB);
     ck_assert_uint_eq (rc.maxima.output_bytes, 4 * MIB);
     ck_assert_uint_eq (rc.open_files, 256);
+    ck_assert (!rc.allow_network && !rc.output_kill);
+    ck_assert_ptr_null (rc.iso);
+
+    /*  Isolation settings: every layer on where it works, nothing required. */
+    sbx_iso_config_t ic;
+    sbx_config_iso (&cfg, &ic);
+    ck_assert (ic.seccomp && ic.landlock && ic.namespaces && ic.cgroup && !ic.allow_network);
+    ck_assert_str_eq (ic.require, "");
+    ck_assert_uint_eq (ic.uid_base, 200000);
+    ck_assert_uint_eq (ic.slots, (size_t) cfg.slots);
+    ck_assert_str_eq (ic.work_dir, cfg.work_dir);
+    setenv ("SANDBOX_REQUIRE", "seccomp,landlock,userns,pidns,mountns,netns,cgroup", 1);
+    setenv ("SANDBOX_NAMESPACES", "off", 1);
+    setenv ("SANDBOX_CGROUP", "off", 1);
+    setenv ("SANDBOX_ALLOW_NETWORK", "true", 1);
+    setenv ("SANDBOX_OUTPUT_POLICY", "kill", 1);
+    setenv ("SANDBOX_UID_BASE", "300000", 1);
+    ck_assert_msg (sbx_config_load (&cfg, 1, argv, err, sizeof err) == 0, "%s", err);
+    sbx_config_iso (&cfg, &ic);
+    sbx_config_run_conf (&cfg, &rc);
+    ck_assert (ic.seccomp && ic.landlock && !ic.namespaces && !ic.cgroup && ic.allow_network);
+    ck_assert_str_eq (ic.require, "seccomp,landlock,userns,pidns,mountns,netns,cgroup");
+    ck_assert_uint_eq (ic.uid_base, 300000);
+    ck_assert (rc.allow_network && rc.output_kill);
+    const struct { const char *var, *value, *want; } bad[] = {
+        { "SANDBOX_REQUIRE", "seccomp,magic", "'magic' is not one of seccomp|landlock" },
+        { "SANDBOX_NAMESPACES", "maybe", "SANDBOX_NAMESPACES" },
+        { "SANDBOX_SECCOMP", "on", "SANDBOX_SECCOMP" },
+        { "SANDBOX_OUTPUT_POLICY", "drop", "truncate|kill" },
+        { "SANDBOX_UID_BASE", "0", "SANDBOX_UID_BASE" },
+        { "SANDBOX_ALLOW_NETWORK", "perhaps", "SANDBOX_ALLOW_NETWORK" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *saved = getenv (bad[i].var) ? strdup (getenv (bad[i].var)) : NULL;
+        setenv (bad[i].var, bad[i].value, 1);
+        ck_assert_int_eq (sbx_config_load (&cfg, 1, argv, err, sizeof err), -1);
+        ck_assert_msg (strstr (err, bad[i].want) && strstr (err, bad[i].value), "%s", err);
+        if (saved)
+            setenv (bad[i].var, saved, 1);
+        else
+            unsetenv (bad[i].var);
+        free (saved);
+    }
+    s_clear_sandbox_env ();
 }
 END_TEST
 
-static Suite *
-s_suite (void)
+/*  ---- reliability: the acknowledged outbox, cancel ----------------------- */
+
+typedef struct {
+    int fail_after;                     /* sends accepted before refusing; -1: all */
+    int sent;                           /* frames taken */
+    char log[512];                      /* first byte of each frame, in order */
+} s_sink_t;
+
+static int
+s_sink_send (void *arg, const uint8_t *frame, size_t size)
 {
-    Suite *s = suite_create ("sandbox");
-    TCase *tc = tcase_create ("run");
-    tcase_add_checked_fixture (tc, s_setup, s_teardown);
-    tcase_set_timeout (tc, 30);
+    s_sink_t *sink = arg;
+    if (sink->fail_after >= 0 && sink->sent >= sink->fail_after)
+        return -1;
+    sink->sent++;
+    size_t len = strlen (sink->log);
+    if (len + 2 < sizeof sink->log) {
+        sink->log[len] = size ? (char) frame[0] : '?';
+        sink->log[len + 1] = '\0';
+    }
+    return 0;
+}
+
+static uint8_t *
+s_frame_of (char tag, size_t size)
+{
+    uint8_t *f = malloc (size);
+    ck_assert_ptr_nonnull (f);
+    memset (f, tag, size);
+    return f;
+}
+
+START_TEST (outbox_keeps_results_until_acked)
+{
+    sbx_outbox_t *box = sbx_outbox_new (3, 1000, 100);
+    s_sink_t sink = { .fail_after = -1 };
+    /*  started (once) then the result (kept): in order.                    */
+    ck_assert_int_eq (sbx_outbox_add_once (box, s_frame_of ('s', 10), 10), 0);
+    ck_assert_int_eq (sbx_outbox_add_result (box, "t1", 1, s_frame_of ('r', 100), 100), 0);
+    ck_assert (sbx_outbox_pending (box));
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1000, true), 2);
+    ck_assert_str_eq (sink.log, "sr");
+    ck_assert (!sbx_outbox_pending (box));
+    ck_assert_uint_eq (sbx_outbox_count (box), 1);          /* "started" is gone */
+    ck_assert_uint_eq (sbx_outbox_results (box), 1);
+    ck_assert_uint_eq (sbx_outbox_bytes (box), 100);
+    /*  Re-sent after 100 ms, then 200, 400 ... (only when the link is up). */
+    ck_assert_int_eq (sbx_outbox_next_resend (box), 1100);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1099, true), 0);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1100, false), 0);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1100, true), 1);
+    ck_assert_int_eq (sbx_outbox_next_resend (box), 1300);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1300, true), 1);
+    ck_assert_int_eq (sbx_outbox_next_resend (box), 1700);
+    ck_assert_uint_eq (sbx_outbox_resends (box), 2);
+    /*  The link came back: everything is due now, gaps start over.         */
+    sbx_outbox_resend_all (box, 1400);
+    ck_assert_int_eq (sbx_outbox_next_resend (box), 1400);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1400, true), 1);
+    ck_assert_int_eq (sbx_outbox_next_resend (box), 1600);
+    /*  An ack for another attempt leaves it; the right one removes it.    */
+    ck_assert_uint_eq (sbx_outbox_ack (box, "t1", 2), 0);
+    ck_assert_uint_eq (sbx_outbox_ack (box, "t9", 0), 0);
+    ck_assert_uint_eq (sbx_outbox_ack (box, "t1", 1), 1);
+    ck_assert_uint_eq (sbx_outbox_ack (box, "t1", 1), 0);    /* a duplicate ack */
+    ck_assert_uint_eq (sbx_outbox_results (box), 0);
+    ck_assert_uint_eq (sbx_outbox_bytes (box), 0);
+    ck_assert_int_eq (sbx_outbox_next_resend (box), -1);
+    sbx_outbox_destroy (&box);
+    sbx_outbox_destroy (&box);
+}
+END_TEST
+
+START_TEST (outbox_order_when_the_socket_is_full)
+{
+    sbx_outbox_t *box = sbx_outbox_new (10, 1 << 20, 100);
+    s_sink_t sink = { .fail_after = 1 };
+    sbx_outbox_add_once (box, s_frame_of ('a', 1), 1);
+    sbx_outbox_add_result (box, "t1", 1, s_frame_of ('b', 1), 1);
+    sbx_outbox_add_once (box, s_frame_of ('c', 1), 1);
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 0, true), 1);
+    ck_assert_str_eq (sink.log, "a");
+    ck_assert (sbx_outbox_pending (box));
+    /*  Nothing overtakes: "c" waits behind "b", re-sends wait too.         */
+    sink.fail_after = -1;
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 1, true), 2);
+    ck_assert_str_eq (sink.log, "abc");
+    /*  An ack of a result never sent removes it all the same.             */
+    sbx_outbox_add_result (box, "t2", 3, s_frame_of ('d', 1), 1);
+    ck_assert_uint_eq (sbx_outbox_ack (box, "t2", 0), 1);
+    ck_assert (!sbx_outbox_pending (box));
+    ck_assert_uint_eq (sbx_outbox_flush (box, s_sink_send, &sink, 2, true), 0);
+    ck_assert_str_eq (sink.log, "abc");
+    sbx_outbox_destroy (&box);
+}
+END_TEST
+
+START_TEST (outbox_bounds_by_count_and_bytes)
+{
+    sbx_outbox_t *box = sbx_outbox_new (2, 150, 100);
+    ck_assert (!sbx_outbox_full (box));
+    sbx_outbox_add_once (box, s_frame_of ('s', 500), 500);   /* "once" frames don't count */
+    ck_assert (!sbx_outbox_full (box));
+    sbx_outbox_add_result (box, "a", 1, s_frame_of ('r', 100), 100);
+    ck_assert (!sbx_outbox_full (box));
+    sbx_outbox_add_result (box, "b", 1, s_frame_of ('r', 10), 10);
+    ck_assert (sbx_outbox_full (box));                       /* 2 results */
+    sbx_outbox_ack (box, "b", 1);
+    ck_assert (!sbx_outbox_full (box));
+    sbx_outbox_add_result (box, "c", 1, s_frame_of ('r', 60), 60);
+    ck_assert (sbx_outbox_full (box));                       /* 160 bytes */
+    /*  Over the bound it still keeps what it is given (running tasks).    */
+    ck_assert_int_eq (sbx_outbox_add_result (box, "d", 1, s_frame_of ('r', 1), 1), 0);
+    ck_assert_uint_eq (sbx_outbox_results (box), 3);
+    sbx_outbox_destroy (&box);                               /* frees everything */
+}
+END_TEST
+
+START_TEST (run_cancel_keeps_partial_output)
+{
+    const char *argv[] = { "sh", "-c", "echo partial; sleep 30 & sleep 30", NULL };
+    proto_task_t t = { .id = "cancel-1", .attempt = 2, .argv = argv, .argc = 3 };
+    t.limits.network = -1;
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_ptr_nonnull (run);
+    /*  Let it write before the kill.                                      */
+    int64_t until = sbx_now_ms () + 300;
+    while (sbx_now_ms () < until) {
+        sbx_pollfd_t fds[SBX_RUN_POLLFDS_MAX];
+        struct pollfd pfd[SBX_RUN_POLLFDS_MAX];
+        size_t n = sbx_run_pollfds (run, fds, SBX_RUN_POLLFDS_MAX);
+        for (size_t i = 0; i < n; i++)
+            pfd[i] = (struct pollfd) { fds[i].fd, fds[i].events == SBX_POLL_OUT ? POLLOUT
+                                                                               : POLLIN, 0 };
+        int rc = poll (pfd, n, 20);
+        for (size_t i = 0; rc > 0 && i < n; i++)
+            if (pfd[i].revents)
+                sbx_run_ready (run, pfd[i].fd, sbx_now_ms ());
+    }
+    ck_assert (!sbx_run_done (run));
+    int64_t t0 = sbx_now_ms ();
+    ck_assert (sbx_run_cancel (run));
+    ck_assert (!sbx_run_cancel (run));                       /* once */
+    sbx_run_wait (run);
+    ck_assert_int_lt (sbx_now_ms () - t0, 2000);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_CANCELLED);
+    ck_assert_uint_eq (r->attempt, 2);
+    ck_assert (r->has_signal && r->signal == SIGKILL);
+    ck_assert_uint_eq (r->stdout_data.size, 8);
+    ck_assert (memcmp (r->stdout_data.data, "partial\n", 8) == 0);
+    ck_assert_ptr_nonnull (strstr (r->error, "cancelled by a client"));
+    ck_assert (!sbx_run_cancel (run));                       /* done: nothing to kill */
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  The run tests, with and without isolation.                              */
+static void
+s_add_run_tests (TCase *tc)
+{
     tcase_add_test (tc, echo_succeeds);
     tcase_add_test (tc, exit_code_is_failed);
     tcase_add_test (tc, stderr_captured);
@@ -1058,6 +1970,42 @@ s_suite (void)
     tcase_add_test (tc, bad_input_path_rejected);
     tcase_add_test (tc, runs_in_parallel);
     tcase_add_test (tc, spawn_cost);
+}
+
+static Suite *
+s_suite (void)
+{
+    Suite *s = suite_create ("sandbox");
+    TCase *tc = tcase_create ("run");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 30);
+    s_add_run_tests (tc);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("run-isolated");
+    tcase_add_unchecked_fixture (tc, NULL, s_case_teardown);
+    tcase_add_checked_fixture (tc, s_setup_iso, s_teardown_iso);
+    tcase_set_timeout (tc, 30);
+    s_add_run_tests (tc);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("isolation");
+    tcase_add_unchecked_fixture (tc, NULL, s_case_teardown);
+    tcase_add_checked_fixture (tc, s_setup_iso, s_teardown_iso);
+    tcase_set_timeout (tc, 30);
+    tcase_add_test (tc, iso_hello_map_and_lines);
+    tcase_add_test (tc, iso_require_refuses_what_is_missing);
+    tcase_add_test (tc, iso_task_holds_no_privilege);
+    tcase_add_test (tc, iso_slots_have_their_own_uid_and_workspace);
+    tcase_add_test (tc, iso_landlock_confines_files);
+    tcase_add_test (tc, iso_network_off_only_loopback);
+    tcase_add_test (tc, iso_pid_namespace_hides_the_worker);
+    tcase_add_test (tc, iso_double_fork_daemon_dies_with_the_task);
+    tcase_add_test (tc, iso_fork_bomb_contained);
+    tcase_add_loop_test (tc, iso_memory_bomb_is_memory_limit, 0, 2);
+    tcase_add_test (tc, iso_hostile_tasks_leave_the_worker_alone);
+    tcase_add_test (tc, iso_output_policy_kill);
+    tcase_add_test (tc, iso_fallback_without_namespaces_or_cgroup);
     suite_add_tcase (s, tc);
 
     tc = tcase_create ("workspace");
@@ -1078,12 +2026,22 @@ s_suite (void)
     tcase_add_test (tc, spec_find_program_and_env);
     tcase_add_test (tc, config_defaults_and_checks);
     suite_add_tcase (s, tc);
+
+    tc = tcase_create ("reliability");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 20);
+    tcase_add_test (tc, outbox_keeps_results_until_acked);
+    tcase_add_test (tc, outbox_order_when_the_socket_is_full);
+    tcase_add_test (tc, outbox_bounds_by_count_and_bytes);
+    tcase_add_test (tc, run_cancel_keeps_partial_output);
+    suite_add_tcase (s, tc);
     return s;
 }
 
 int
 main (void)
 {
+    snprintf (s_cg_name, sizeof s_cg_name, "cleudo-unit-%d", (int) getpid ());
     SRunner *sr = srunner_create (s_suite ());
     srunner_run_all (sr, CK_NORMAL);
     int failed = srunner_ntests_failed (sr);
