@@ -130,7 +130,8 @@ test-compose: all
 
 # ---- benchmarks (bench/; never part of `make test`) -----------------------
 # make bench [BENCH_QUICK=1] [BENCH_TASKS=N]; make bench-compare
-include bench/bench.mk
+# Optional: the Docker build context carries only what `make all` needs.
+-include bench/bench.mk
 
 bench: deps
 	@$(MAKE) --no-print-directory all bench-build
