@@ -24,6 +24,7 @@
     the kernel is booted with cgroup_favordynmods.
 */
 #define _GNU_SOURCE
+#include "errfmt.h"
 #include "isolation.h"
 #include "log.h"
 #include "sbx_caps.h"
@@ -111,27 +112,6 @@ struct sbx_iso_s {
 };
 
 static void
-s_err (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-}
-
-static const char *
-s_errname (int e)
-{
-    const char *name = e ? strerrorname_np (e) : NULL;
-    return name ? name : "E?";
-}
-
-static void
 s_set (sbx_iso_t *self, int layer, sbx_iso_status_t status, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
@@ -173,7 +153,7 @@ s_detect_seccomp (sbx_iso_t *self)
     }
     if (sbx_seccomp_probe () < 0) {
         int e = errno;
-        s_set (self, SBX_ISO_SECCOMP, SBX_ISO_UNAVAILABLE, "%s: %s", s_errname (e),
+        s_set (self, SBX_ISO_SECCOMP, SBX_ISO_UNAVAILABLE, "%s: %s", errname (e),
                e == EOPNOTSUPP ? "no SECCOMP_RET_KILL_PROCESS (kernel before 4.14)"
                                : "no seccomp filter support");
         return;
@@ -199,7 +179,7 @@ s_detect_landlock (sbx_iso_t *self)
     int abi = sbx_landlock_abi ();
     if (abi < 1) {
         int e = errno;
-        s_set (self, SBX_ISO_LANDLOCK, SBX_ISO_UNAVAILABLE, "%s: %s", s_errname (e),
+        s_set (self, SBX_ISO_LANDLOCK, SBX_ISO_UNAVAILABLE, "%s: %s", errname (e),
                e == EOPNOTSUPP ? "built in but disabled at boot (lsm=)" : "not in this kernel");
         return;
     }
@@ -272,7 +252,7 @@ s_detect_namespaces (sbx_iso_t *self, sbx_ns_caps_t *caps)
             s_set (self, l, SBX_ISO_ENFORCED, "%s%s", caps->detail[nl], extra);
         }
         else if (!caps->available[nl])
-            s_set (self, l, SBX_ISO_UNAVAILABLE, "%s: %s", s_errname (caps->err[nl]),
+            s_set (self, l, SBX_ISO_UNAVAILABLE, "%s: %s", errname (caps->err[nl]),
                    caps->detail[nl]);
         else if (why[0])
             s_set (self, l, SBX_ISO_UNAVAILABLE, "making the slots failed: %s", why);
@@ -295,7 +275,7 @@ s_detect_cgroup (sbx_iso_t *self)
     char why[512] = "";
     self->cg = sbx_cgroup_new (&cfg, &caps, why, sizeof why);
     if (!self->cg) {
-        s_set (self, SBX_ISO_CGROUP, SBX_ISO_UNAVAILABLE, "%s: %s", s_errname (caps.err),
+        s_set (self, SBX_ISO_CGROUP, SBX_ISO_UNAVAILABLE, "%s: %s", errname (caps.err),
                caps.detail);
         return;
     }
@@ -317,7 +297,7 @@ s_detect_cgroup (sbx_iso_t *self)
         snprintf (name, sizeof name, "slot-%zu", i);
         if (sbx_cgroup_task_create (self->cg, name, 0, 0, &self->groups[i], why,
                                     sizeof why) < 0) {
-            s_set (self, SBX_ISO_CGROUP, SBX_ISO_UNAVAILABLE, "%s: %s", s_errname (errno), why);
+            s_set (self, SBX_ISO_CGROUP, SBX_ISO_UNAVAILABLE, "%s: %s", errname (errno), why);
             goto failed;
         }
         sbx_cgroup_task_oom_kills (&self->groups[i], &self->oom_seen[i]);
@@ -348,7 +328,7 @@ s_plan_caps (sbx_iso_t *self, char *err, size_t errlen)
     size_t slots = self->config.slots;
     self->plans = calloc (slots, sizeof *self->plans);
     if (!self->plans) {
-        s_err (err, errlen, "out of memory");
+        errfmt (err, errlen, "out of memory");
         return -1;
     }
     bool userns = s_on (self, SBX_ISO_USERNS);
@@ -359,7 +339,7 @@ s_plan_caps (sbx_iso_t *self, char *err, size_t errlen)
         sbx_caps_plan_t *p = &self->plans[i];
         if (sbx_caps_plan_init (p, root_switch, base + (uid_t) i, base + (gid_t) i, why,
                                 sizeof why) < 0) {
-            s_err (err, errlen, "%s", why);
+            errfmt (err, errlen, "%s", why);
             return -1;
         }
         /*  B holds every capability of the slot's user namespace.          */
@@ -551,12 +531,12 @@ sbx_iso_t *
 sbx_iso_new (const sbx_iso_config_t *config, char *err, size_t errlen)
 {
     if (!config->work_dir || config->slots == 0) {
-        s_err (err, errlen, "isolation: work_dir and slots are required");
+        errfmt (err, errlen, "isolation: work_dir and slots are required");
         return NULL;
     }
     sbx_iso_t *self = calloc (1, sizeof *self);
     if (!self) {
-        s_err (err, errlen, "isolation: out of memory");
+        errfmt (err, errlen, "isolation: out of memory");
         return NULL;
     }
     self->config = *config;
@@ -569,7 +549,7 @@ sbx_iso_new (const sbx_iso_config_t *config, char *err, size_t errlen)
         for (int l = 0; l < SBX_ISO_LAYER_COUNT && !known; l++)
             known = strlen (s_names[l]) == n && strncmp (s_names[l], p, n) == 0;
         if (!known) {
-            s_err (err, errlen, "invalid SANDBOX_REQUIRE='%s': '%.*s' is not one of %s",
+            errfmt (err, errlen, "invalid SANDBOX_REQUIRE='%s': '%.*s' is not one of %s",
                    config->require, (int) (n > 40 ? 40 : n), p, SBX_ISO_LAYER_NAMES);
             goto failed;
         }
@@ -582,7 +562,7 @@ sbx_iso_new (const sbx_iso_config_t *config, char *err, size_t errlen)
         namespaces: the slots' template roots bind it as those uids.       */
     self->chown = self->per_slot_ids;
     if (self->chown && chmod (config->work_dir, 0711) < 0) {
-        s_err (err, errlen, "invalid SANDBOX_WORK_DIR='%s': chmod 0711: %s", config->work_dir,
+        errfmt (err, errlen, "invalid SANDBOX_WORK_DIR='%s': chmod 0711: %s", config->work_dir,
                strerror (errno));
         goto failed;
     }
@@ -702,10 +682,10 @@ sbx_iso_check_required (const sbx_iso_t *self, char *err, size_t errlen)
             if (strlen (s_names[l]) != n || strncmp (s_names[l], p, n) != 0 || s_on (self, l))
                 continue;
             if (self->status[l] == SBX_ISO_DISABLED)
-                s_err (err, errlen, "SANDBOX_REQUIRE names %s, which is disabled by %s=off;"
+                errfmt (err, errlen, "SANDBOX_REQUIRE names %s, which is disabled by %s=off;"
                        " refusing to start", s_names[l], s_switch[l]);
             else
-                s_err (err, errlen, "SANDBOX_REQUIRE names %s, which this worker cannot"
+                errfmt (err, errlen, "SANDBOX_REQUIRE names %s, which this worker cannot"
                        " enforce: %s: unavailable (%s); refusing to start", s_names[l],
                        s_names[l], self->detail[l]);
             return -1;
@@ -752,7 +732,7 @@ sbx_iso_task_prepare (const sbx_iso_t *self, size_t slot, const sbx_iso_task_spe
     t->cgroup = false;
     t->oom_before = t->oom_after = 0;
     if (slot >= self->config.slots) {
-        s_err (err, errlen, "slot %zu of %zu", slot, self->config.slots);
+        errfmt (err, errlen, "slot %zu of %zu", slot, self->config.slots);
         return -1;
     }
     uid_t uid = self->config.uid_base + (uid_t) slot;
@@ -773,7 +753,7 @@ sbx_iso_task_prepare (const sbx_iso_t *self, size_t slot, const sbx_iso_task_spe
         snprintf (t->home, sizeof t->home, "%s", spec->workspace);
     /*  Inputs were written by the worker: the task's uid gets the tree.   */
     if (self->chown && sbx_ns_chown_tree (spec->workspace_fd, uid, gid) < 0) {
-        s_err (err, errlen, "workspace: chown to uid %u: %s", (unsigned) uid, strerror (errno));
+        errfmt (err, errlen, "workspace: chown to uid %u: %s", (unsigned) uid, strerror (errno));
         return -1;
     }
     if (self->landlock_abi > 0) {

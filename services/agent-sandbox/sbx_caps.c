@@ -5,6 +5,7 @@
     calls only and touch nothing but their own stack and the plan.
 */
 #define _GNU_SOURCE
+#include "errfmt.h"
 #include "sbx_caps.h"
 
 #include <errno.h>
@@ -38,21 +39,6 @@
                       | SECBIT_KEEP_CAPS_LOCKED                              \
                       | SECBIT_NO_CAP_AMBIENT_RAISE                          \
                       | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-}
 
 /*  cap_last_cap from /proc, else probe the bounding set: PR_CAPBSET_READ
     fails with EINVAL past the last capability the kernel knows.           */
@@ -95,19 +81,19 @@ sbx_caps_plan_init (sbx_caps_plan_t *plan, bool switch_ids, uid_t uid, gid_t gid
     struct __user_cap_data_struct data[2];
     memset (data, 0, sizeof data);
     if (syscall (SYS_capget, &hdr, data) < 0) {
-        s_err (err, errlen, "caps: capget: %s", strerror (errno));
+        errfmt (err, errlen, "caps: capget: %s", strerror (errno));
         return -1;
     }
     plan->have_setpcap = s_has_cap (data, CAP_SETPCAP);
 
     if (switch_ids) {
         if (uid == 0 || gid == 0 || uid == (uid_t) -1 || gid == (gid_t) -1) {
-            s_err (err, errlen, "caps: task uid %u / gid %u: must be neither 0 nor -1",
+            errfmt (err, errlen, "caps: task uid %u / gid %u: must be neither 0 nor -1",
                    (unsigned) uid, (unsigned) gid);
             return -1;
         }
         if (!s_has_cap (data, CAP_SETUID) || !s_has_cap (data, CAP_SETGID)) {
-            s_err (err, errlen, "caps: switching to uid %u needs CAP_SETUID and CAP_SETGID,"
+            errfmt (err, errlen, "caps: switching to uid %u needs CAP_SETUID and CAP_SETGID,"
                    " which this process does not hold", (unsigned) uid);
             return -1;
         }
@@ -127,7 +113,7 @@ sbx_caps_clear_bounding_set (char *err, size_t errlen)
         if (present < 0)
             break;                      /* EINVAL: past the last capability */
         if (present && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-            s_err (err, errlen, "caps: dropping capability %d from the bounding set: %s%s",
+            errfmt (err, errlen, "caps: dropping capability %d from the bounding set: %s%s",
                    cap, strerror (errno),
                    errno == EPERM ? " (needs CAP_SETPCAP)" : "");
             return -1;

@@ -1,5 +1,6 @@
 /*  sbx_cgroup.c - a cgroup per task (see sbx_cgroup.h).                   */
 #define _GNU_SOURCE
+#include "errfmt.h"
 #include "sbx_cgroup.h"
 
 #include <ctype.h>
@@ -27,27 +28,6 @@ struct sbx_cgroup_s {
     bool swap_max;                      /* v2 memory.swap.max exists */
     bool kill_file;                     /* v2 cgroup.kill exists */
 };
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-}
-
-static const char *
-s_errname (int e)
-{
-    const char *name = strerrorname_np (e);
-    return name ? name : "E?";
-}
 
 static int64_t
 s_now_ms (void)
@@ -277,13 +257,13 @@ s_own_dir (const char *fstype, const char *option, const char *controller, char 
 {
     char mnt[SBX_CGROUP_PATH_MAX], root[SBX_CGROUP_PATH_MAX], own[SBX_CGROUP_PATH_MAX];
     if (s_find_mount (fstype, option, mnt, sizeof mnt, root, sizeof root) < 0) {
-        s_err (why, whylen, "no %s%s%s hierarchy mounted", fstype, option ? " " : "",
+        errfmt (why, whylen, "no %s%s%s hierarchy mounted", fstype, option ? " " : "",
                option ? option : "");
         errno = ENOENT;
         return -1;
     }
     if (s_own_path (controller, own, sizeof own) < 0) {
-        s_err (why, whylen, "own %s cgroup not in /proc/self/cgroup",
+        errfmt (why, whylen, "own %s cgroup not in /proc/self/cgroup",
                controller ? controller : "v2");
         errno = ENOENT;
         return -1;
@@ -292,7 +272,7 @@ s_own_dir (const char *fstype, const char *option, const char *controller, char 
     size_t rlen = strlen (root);
     if (strcmp (root, "/") != 0) {
         if (strncmp (own, root, rlen) != 0 || (own[rlen] && own[rlen] != '/')) {
-            s_err (why, whylen, "own cgroup %s is outside the mounted %s", own, root);
+            errfmt (why, whylen, "own cgroup %s is outside the mounted %s", own, root);
             errno = ENOENT;
             return -1;
         }
@@ -302,7 +282,7 @@ s_own_dir (const char *fstype, const char *option, const char *controller, char 
         rel = "";
     int n = snprintf (out, outlen, "%s%s", mnt, rel);
     if (n < 0 || (size_t) n >= outlen - 120) {
-        s_err (why, whylen, "cgroup path too long");
+        errfmt (why, whylen, "cgroup path too long");
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -412,12 +392,12 @@ s_try_v2 (sbx_cgroup_t *cg, const sbx_cgroup_config_t *config, const char *name,
     else if (s_own_dir ("cgroup2", NULL, NULL, base, sizeof base, why, whylen) < 0)
         return -1;
     if (s_read (base, "cgroup.controllers", buf, sizeof buf) < 0) {
-        s_err (why, whylen, "v2: read %s/cgroup.controllers: %s", base, strerror (errno));
+        errfmt (why, whylen, "v2: read %s/cgroup.controllers: %s", base, strerror (errno));
         return -1;
     }
     buf[strcspn (buf, "\n")] = '\0';
     if (!s_has_word (buf, "memory") || !s_has_word (buf, "pids")) {
-        s_err (why, whylen, "v2: %s offers controllers \"%s\", need memory and pids (bound"
+        errfmt (why, whylen, "v2: %s offers controllers \"%s\", need memory and pids (bound"
                " to v1, or not delegated)", base, buf);
         errno = EOPNOTSUPP;
         return -1;
@@ -426,18 +406,18 @@ s_try_v2 (sbx_cgroup_t *cg, const sbx_cgroup_config_t *config, const char *name,
         buf[0] = '\0';
     if ((!s_has_word (buf, "memory") || !s_has_word (buf, "pids"))
         && s_write (base, "cgroup.subtree_control", "+memory +pids") < 0) {
-        s_err (why, whylen, "v2: enabling memory,pids in %s/cgroup.subtree_control: %s%s",
+        errfmt (why, whylen, "v2: enabling memory,pids in %s/cgroup.subtree_control: %s%s",
                base, strerror (errno), errno == EBUSY ? " (the worker's own cgroup holds"
                " processes: run it in a delegated subtree or set v2_dir)" : "");
         return -1;
     }
     if (s_mkgroup (base, name, cg->dir[0], sizeof cg->dir[0]) < 0) {
-        s_err (why, whylen, "v2: mkdir %s/%s: %s", base, name, strerror (errno));
+        errfmt (why, whylen, "v2: mkdir %s/%s: %s", base, name, strerror (errno));
         return -1;
     }
     if (s_write (cg->dir[0], "cgroup.subtree_control", "+memory +pids") < 0) {
         int e = errno;
-        s_err (why, whylen, "v2: enabling memory,pids in %s: %s", cg->dir[0], strerror (e));
+        errfmt (why, whylen, "v2: enabling memory,pids in %s: %s", cg->dir[0], strerror (e));
         rmdir (cg->dir[0]);
         cg->dir[0][0] = '\0';
         errno = e;
@@ -463,7 +443,7 @@ s_try_v1 (sbx_cgroup_t *cg, const sbx_cgroup_config_t *config, const char *name,
                             why, whylen) < 0)
             goto failed;
         if (s_mkgroup (base, name, cg->dir[i], sizeof cg->dir[i]) < 0) {
-            s_err (why, whylen, "v1: mkdir %s/%s: %s", base, name, strerror (errno));
+            errfmt (why, whylen, "v1: mkdir %s/%s: %s", base, name, strerror (errno));
             cg->dir[i][0] = '\0';
             goto failed;
         }
@@ -499,16 +479,16 @@ sbx_cgroup_new (const sbx_cgroup_config_t *config, sbx_cgroup_caps_t *caps, char
         snprintf (name, sizeof name, "cleudo-%d", (int) getpid ());
     if (!s_name_ok (name)) {
         caps->err = EINVAL;
-        s_err (caps->detail, sizeof caps->detail, "group name \"%s\": use [A-Za-z0-9_.-]",
+        errfmt (caps->detail, sizeof caps->detail, "group name \"%s\": use [A-Za-z0-9_.-]",
                name);
-        s_err (err, errlen, "cgroup: %s", caps->detail);
+        errfmt (err, errlen, "cgroup: %s", caps->detail);
         return NULL;
     }
     sbx_cgroup_t *cg = calloc (1, sizeof *cg);
     if (!cg) {
         caps->err = ENOMEM;
-        s_err (caps->detail, sizeof caps->detail, "out of memory");
-        s_err (err, errlen, "cgroup: out of memory");
+        errfmt (caps->detail, sizeof caps->detail, "out of memory");
+        errfmt (err, errlen, "cgroup: out of memory");
         return NULL;
     }
     char why2[320] = "", why1[320] = "";
@@ -523,7 +503,7 @@ sbx_cgroup_new (const sbx_cgroup_config_t *config, sbx_cgroup_caps_t *caps, char
                   why2[0] && why1[0] ? "; " : "", why1[0] ? why1 : "");
         if (!caps->detail[0])
             snprintf (caps->detail, sizeof caps->detail, "disabled by configuration");
-        s_err (err, errlen, "cgroup: unavailable (%s: %s)", s_errname (caps->err),
+        errfmt (err, errlen, "cgroup: unavailable (%s: %s)", errname (caps->err),
                caps->detail);
         free (cg);
         return NULL;
@@ -666,7 +646,7 @@ sbx_cgroup_task_create (sbx_cgroup_t *self, const char *name, uint64_t memory_by
 {
     s_task_reset (t);
     if (!s_name_ok (name)) {
-        s_err (err, errlen, "cgroup: task group name \"%s\": use [A-Za-z0-9_.-]", name);
+        errfmt (err, errlen, "cgroup: task group name \"%s\": use [A-Za-z0-9_.-]", name);
         errno = EINVAL;
         return -1;
     }
@@ -719,7 +699,7 @@ sbx_cgroup_task_create (sbx_cgroup_t *self, const char *name, uint64_t memory_by
     return 0;
 failed:;
     int e = errno;
-    s_err (err, errlen, "cgroup: task group %s: %s: %s", name, what, strerror (e));
+    errfmt (err, errlen, "cgroup: task group %s: %s: %s", name, what, strerror (e));
     for (int i = 0; i < 2; i++) {
         if (t->procs_fd[i] >= 0)
             close (t->procs_fd[i]);
@@ -739,7 +719,7 @@ sbx_cgroup_task_limit (sbx_cgroup_t *self, sbx_cgroup_task_t *t, uint64_t memory
 {
     const char *what = "memory.max";
     if (t->version == 0 || t->version != self->version) {
-        s_err (err, errlen, "cgroup: task group not created");
+        errfmt (err, errlen, "cgroup: task group not created");
         errno = EINVAL;
         return -1;
     }
@@ -780,7 +760,7 @@ sbx_cgroup_task_limit (sbx_cgroup_t *self, sbx_cgroup_task_t *t, uint64_t memory
     return 0;
 failed:;
     int e = errno;
-    s_err (err, errlen, "cgroup: %s: %s: %s", t->dir[0], what, strerror (e));
+    errfmt (err, errlen, "cgroup: %s: %s: %s", t->dir[0], what, strerror (e));
     errno = e;
     return -1;
 }

@@ -8,6 +8,7 @@
     see fields it does not know at all.
 */
 #define _GNU_SOURCE
+#include "errfmt.h"
 #include "sbx_landlock.h"
 
 #include <errno.h>
@@ -120,21 +121,6 @@ static struct {
     bool is_dir[S_SYSTEM_COUNT];        /* fd is a directory */
 } s_cache;
 
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-}
-
 int
 sbx_landlock_abi (void)
 {
@@ -208,12 +194,12 @@ s_add_fd (int ruleset, int fd, uint64_t access, uint64_t handled, bool must_be_d
 {
     struct stat st;
     if (fstat (fd, &st) < 0) {
-        s_err (err, errlen, "landlock: fstat %s: %s", what, strerror (errno));
+        errfmt (err, errlen, "landlock: fstat %s: %s", what, strerror (errno));
         return -1;
     }
     if (!S_ISDIR (st.st_mode)) {
         if (must_be_dir) {
-            s_err (err, errlen, "landlock: %s is not a directory", what);
+            errfmt (err, errlen, "landlock: %s is not a directory", what);
             return -1;
         }
         access &= S_FS_FILE;
@@ -222,7 +208,7 @@ s_add_fd (int ruleset, int fd, uint64_t access, uint64_t handled, bool must_be_d
     if (access == 0)
         return 0;
     if (s_add_path_rule (ruleset, fd, access) < 0) {
-        s_err (err, errlen, "landlock: add rule for %s: %s", what, strerror (errno));
+        errfmt (err, errlen, "landlock: add rule for %s: %s", what, strerror (errno));
         return -1;
     }
     return 0;
@@ -237,7 +223,7 @@ s_add_path (int ruleset, const char *path, uint64_t access, uint64_t handled,
         /*  A system entry we cannot reach is simply not granted.           */
         if (optional && (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
             return 0;
-        s_err (err, errlen, "landlock: open %s: %s", path, strerror (errno));
+        errfmt (err, errlen, "landlock: open %s: %s", path, strerror (errno));
         return -1;
     }
     int rc = s_add_fd (ruleset, fd, access, handled, !optional, path, err, errlen);
@@ -258,7 +244,7 @@ sbx_landlock_cache_system (char *err, size_t errlen)
             fd = -1;
         }
         if (fd < 0 && errno != ENOENT && errno != ENOTDIR && errno != EACCES) {
-            s_err (err, errlen, "landlock: open %s: %s", s_system[i].path, strerror (errno));
+            errfmt (err, errlen, "landlock: open %s: %s", s_system[i].path, strerror (errno));
             while (i-- > 0)
                 if (s_cache.fd[i] >= 0)
                     close (s_cache.fd[i]);
@@ -276,12 +262,12 @@ sbx_landlock_prepare (const sbx_landlock_spec_t *spec, int *fd_out, char *err, s
 {
     *fd_out = -1;
     if (spec->abi < 1) {
-        s_err (err, errlen, "landlock: unavailable (abi %d)", spec->abi);
+        errfmt (err, errlen, "landlock: unavailable (abi %d)", spec->abi);
         errno = EOPNOTSUPP;
         return -1;
     }
     if (!spec->workspace && spec->workspace_fd < 0) {
-        s_err (err, errlen, "landlock: no workspace given");
+        errfmt (err, errlen, "landlock: no workspace given");
         errno = EINVAL;
         return -1;
     }
@@ -290,7 +276,7 @@ sbx_landlock_prepare (const sbx_landlock_spec_t *spec, int *fd_out, char *err, s
     /*  The kernel always makes ruleset fds close-on-exec.                 */
     int ruleset = (int) syscall (__NR_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0) {
-        s_err (err, errlen, "landlock: create ruleset (abi %d): %s", spec->abi, strerror (errno));
+        errfmt (err, errlen, "landlock: create ruleset (abi %d): %s", spec->abi, strerror (errno));
         return -1;
     }
     const uint64_t fs = attr.handled_access_fs;
@@ -305,7 +291,7 @@ sbx_landlock_prepare (const sbx_landlock_spec_t *spec, int *fd_out, char *err, s
         if (!s_cache.is_dir[i])
             access &= S_FS_FILE;
         if (s_cache.fd[i] >= 0 && access && s_add_path_rule (ruleset, s_cache.fd[i], access) < 0) {
-            s_err (err, errlen, "landlock: add rule for %s: %s", s_system[i].path,
+            errfmt (err, errlen, "landlock: add rule for %s: %s", s_system[i].path,
                    strerror (errno));
             goto failed;
         }

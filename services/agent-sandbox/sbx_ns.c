@@ -7,6 +7,7 @@
     throw-away slots and children built from those same steps.
 */
 #define _GNU_SOURCE
+#include "errfmt.h"
 #include "sbx_ns.h"
 
 #include <dirent.h>
@@ -525,20 +526,6 @@ sbx_ns_child_landlock_rules (const sbx_ns_task_t *t, int ruleset_fd)
     Parent side.
     ====================================================================== */
 
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_err (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-}
-
 const char *
 sbx_ns_layer_name (int layer)
 {
@@ -552,13 +539,6 @@ sbx_ns_step_name (int step)
                                                                   : "unknown";
 }
 
-static const char *
-s_errname (int e)
-{
-    const char *name = strerrorname_np (e);
-    return name ? name : "E?";
-}
-
 void
 sbx_ns_caps_line (const sbx_ns_caps_t *caps, int layer, char *buf, size_t size)
 {
@@ -570,7 +550,7 @@ sbx_ns_caps_line (const sbx_ns_caps_t *caps, int layer, char *buf, size_t size)
         snprintf (buf, size, "%s: available (%s)", s_layer_names[layer], caps->detail[layer]);
     else
         snprintf (buf, size, "%s: unavailable (%s: %s)", s_layer_names[layer],
-                  caps->err[layer] ? s_errname (caps->err[layer]) : "-", caps->detail[layer]);
+                  caps->err[layer] ? errname (caps->err[layer]) : "-", caps->detail[layer]);
 }
 
 unsigned
@@ -671,7 +651,7 @@ s_plan_system (sbx_ns_t *ns, const char *path, char *err, size_t errlen)
         char target[S_NAME_MAX];
         ssize_t n = readlink (path, target, sizeof target - 1);
         if (n <= 0) {
-            s_err (err, errlen, "ns: readlink %s: %s", path, strerror (errno));
+            errfmt (err, errlen, "ns: readlink %s: %s", path, strerror (errno));
             return -1;
         }
         target[n] = '\0';
@@ -693,7 +673,7 @@ s_plan_system (sbx_ns_t *ns, const char *path, char *err, size_t errlen)
         goto too_many;
     return 0;
 too_many:
-    s_err (err, errlen, "ns: too many or too long system paths at %s", path);
+    errfmt (err, errlen, "ns: too many or too long system paths at %s", path);
     return -1;
 }
 
@@ -723,7 +703,7 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
     struct stat st;
     if (base[0] != '/' || strlen (base) < 2 || strlen (base) >= S_BASE_MAX
         || base[strlen (base) - 1] == '/' || stat (base, &st) < 0 || !S_ISDIR (st.st_mode)) {
-        s_err (err, errlen, "ns: root_base \"%s\": must be an existing directory, given as"
+        errfmt (err, errlen, "ns: root_base \"%s\": must be an existing directory, given as"
                " an absolute path other than / (at most %d bytes, no trailing /)", base,
                S_BASE_MAX - 1);
         return -1;
@@ -732,14 +712,14 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
     for (size_t i = 0; s_system[i]; i++) {
         size_t len = strlen (s_system[i]);
         if (strncmp (base, s_system[i], len) == 0 && (base[len] == '/' || !base[len])) {
-            s_err (err, errlen, "ns: root_base \"%s\" is inside %s, which the new root"
+            errfmt (err, errlen, "ns: root_base \"%s\" is inside %s, which the new root"
                    " binds", base, s_system[i]);
             return -1;
         }
     }
     const char *host = config->hostname ? config->hostname : "sandbox";
     if (strlen (host) >= sizeof ns->hostname) {
-        s_err (err, errlen, "ns: hostname \"%s\" longer than 64 bytes", host);
+        errfmt (err, errlen, "ns: hostname \"%s\" longer than 64 bytes", host);
         return -1;
     }
     snprintf (ns->hostname, sizeof ns->hostname, "%s", host);
@@ -756,7 +736,7 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
         if (w[0] != '/' || strlen (w) < 2 || strlen (w) >= sizeof ns->workspace_at
             || strstr (w, "//") || strstr (w, "/./") || strstr (w, "/../")
             || w[strlen (w) - 1] == '/') {
-            s_err (err, errlen, "ns: workspace_at \"%s\": must be a normalized absolute"
+            errfmt (err, errlen, "ns: workspace_at \"%s\": must be a normalized absolute"
                    " path other than /", w);
             return -1;
         }
@@ -780,7 +760,7 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
     for (size_t i = 0; config->extra_ro && config->extra_ro[i]; i++) {
         const char *p = config->extra_ro[i];
         if (p[0] != '/' || strlen (p) < 2 || strstr (p, "//") || strstr (p, "/.")) {
-            s_err (err, errlen, "ns: extra_ro \"%s\": must be a normalized absolute path", p);
+            errfmt (err, errlen, "ns: extra_ro \"%s\": must be a normalized absolute path", p);
             return -1;
         }
         if (s_plan_system (ns, p, err, errlen) < 0)
@@ -827,20 +807,20 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
     if (config->work_dir) {
         char real[PATH_MAX];
         if (!realpath (config->work_dir, real) || stat (real, &st) < 0 || !S_ISDIR (st.st_mode)) {
-            s_err (err, errlen, "ns: work_dir \"%s\": %s", config->work_dir,
+            errfmt (err, errlen, "ns: work_dir \"%s\": %s", config->work_dir,
                    errno ? strerror (errno) : "not a directory");
             return -1;
         }
         const char *mp = ns->workspace_at[0] ? ns->workspace_at : real;
         if (strlen (ns->base) + strlen (mp) + 2 >= S_NAME_MAX) {
-            s_err (err, errlen, "ns: workspaces would be at %s: longer than %zu bytes", mp,
+            errfmt (err, errlen, "ns: workspaces would be at %s: longer than %zu bytes", mp,
                    S_NAME_MAX - strlen (ns->base) - 2);
             return -1;
         }
         memcpy (ns->work_real, real, strlen (real) + 1);
         mp = ns->workspace_at[0] ? ns->workspace_at : ns->work_real;
         if (!s_inside_ok (ns, mp)) {
-            s_err (err, errlen, "ns: workspaces would be at %s, which collides with the"
+            errfmt (err, errlen, "ns: workspaces would be at %s, which collides with the"
                    " minimal root (/usr, /etc, /dev, /tmp, /proc, ...): set workspace_at or"
                    " move the work directory", mp);
             return -1;
@@ -850,7 +830,7 @@ s_plan (sbx_ns_t *ns, const sbx_ns_config_t *config, char *err, size_t errlen)
     }
     return 0;
 too_many:
-    s_err (err, errlen, "ns: the minimal root's plan is too large");
+    errfmt (err, errlen, "ns: the minimal root's plan is too large");
     return -1;
 }
 
@@ -969,14 +949,14 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
         return 0;
     int status[2], go[2];
     if (pipe2 (status, O_CLOEXEC) < 0) {
-        s_err (why, whylen, "pipe");
+        errfmt (why, whylen, "pipe");
         return -errno;
     }
     if (pipe2 (go, O_CLOEXEC) < 0) {
         int e = errno;
         close (status[0]);
         close (status[1]);
-        s_err (why, whylen, "pipe");
+        errfmt (why, whylen, "pipe");
         return -e;
     }
     s_helper_t h = {
@@ -999,7 +979,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
     if (pid < 0) {
         rc = -e;
         *step = S_STEP_CLONE;
-        s_err (why, whylen, "clone(%s%s%s)", user ? "CLONE_NEWUSER|" : "",
+        errfmt (why, whylen, "clone(%s%s%s)", user ? "CLONE_NEWUSER|" : "",
                flags & CLONE_NEWNET ? "CLONE_NEWNET|" : "",
                flags & CLONE_NEWNS ? "CLONE_NEWNS" : "");
         goto done;
@@ -1007,7 +987,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
     if (s_read_report (status[0], &rep) < 0) {
         rc = rep.rc;
         *step = rep.step;
-        s_err (why, whylen, "%s", rep.step == S_STEP_WORKSPACE
+        errfmt (why, whylen, "%s", rep.step == S_STEP_WORKSPACE
                ? "entering the work directory" : "bringing loopback up in the new network"
                " namespace");
         goto done;
@@ -1018,7 +998,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
         snprintf (path, sizeof path, "/proc/%d/setgroups", (int) pid);
         if (!privileged && s_write_file (path, "deny") < 0) {
             rc = -errno;
-            s_err (why, whylen, "writing \"deny\" to %s", path);
+            errfmt (why, whylen, "writing \"deny\" to %s", path);
             goto done;
         }
         snprintf (path, sizeof path, "/proc/%d/uid_map", (int) pid);
@@ -1026,7 +1006,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
                   (unsigned) slot->host_uid);
         if (s_write_file (path, map) < 0) {
             rc = -errno;
-            s_err (why, whylen, "writing \"%u %u 1\" to uid_map", (unsigned) ns->inner_uid,
+            errfmt (why, whylen, "writing \"%u %u 1\" to uid_map", (unsigned) ns->inner_uid,
                    (unsigned) slot->host_uid);
             goto done;
         }
@@ -1035,7 +1015,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
                   (unsigned) slot->host_gid);
         if (s_write_file (path, map) < 0) {
             rc = -errno;
-            s_err (why, whylen, "writing \"%u %u 1\" to gid_map", (unsigned) ns->inner_gid,
+            errfmt (why, whylen, "writing \"%u %u 1\" to gid_map", (unsigned) ns->inner_gid,
                    (unsigned) slot->host_gid);
             goto done;
         }
@@ -1043,7 +1023,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
     if (write (go[1], "g", 1) != 1 || s_read_report (status[0], &rep) < 0) {
         rc = rep.rc < 0 ? rep.rc : -EPIPE;
         *step = rep.step;
-        s_err (why, whylen, "building the slot's minimal root");
+        errfmt (why, whylen, "building the slot's minimal root");
         goto done;
     }
     static const struct {
@@ -1057,7 +1037,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
         int fd = open (path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             rc = -errno;
-            s_err (why, whylen, "open %s", path);
+            errfmt (why, whylen, "open %s", path);
             goto done;
         }
         /*  /proc/PID names the helper only if this /proc belongs to our PID
@@ -1072,7 +1052,7 @@ s_make_slot (sbx_ns_t *ns, size_t index, unsigned layers, char *why, size_t whyl
             || (st_new.st_dev == st_own.st_dev && st_new.st_ino == st_own.st_ino)) {
             close (fd);
             rc = -EXDEV;
-            s_err (why, whylen, "%s is not the new namespace (is /proc of another PID"
+            errfmt (why, whylen, "%s is not the new namespace (is /proc of another PID"
                    " namespace?)", path);
             goto done;
         }
@@ -1114,12 +1094,12 @@ s_alloc (const sbx_ns_config_t *config, size_t slots, char *err, size_t errlen)
     if (!config)
         config = &defaults;
     if (slots == 0 || slots > 4096) {
-        s_err (err, errlen, "ns: %zu slots: must be 1..4096", slots);
+        errfmt (err, errlen, "ns: %zu slots: must be 1..4096", slots);
         return NULL;
     }
     sbx_ns_t *ns = calloc (1, sizeof *ns);
     if (!ns) {
-        s_err (err, errlen, "ns: out of memory");
+        errfmt (err, errlen, "ns: out of memory");
         return NULL;
     }
     ns->self_pidfd = -1;
@@ -1132,7 +1112,7 @@ s_alloc (const sbx_ns_config_t *config, size_t slots, char *err, size_t errlen)
     ns->caps.own_gid = getegid ();
     ns->slots = calloc (slots, sizeof *ns->slots);
     if (!ns->slots) {
-        s_err (err, errlen, "ns: out of memory");
+        errfmt (err, errlen, "ns: out of memory");
         goto failed;
     }
     ns->slot_count = slots;
@@ -1149,7 +1129,7 @@ s_alloc (const sbx_ns_config_t *config, size_t slots, char *err, size_t errlen)
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (ns->stack_map == MAP_FAILED) {
         ns->stack_map = NULL;
-        s_err (err, errlen, "ns: stack: %s", strerror (errno));
+        errfmt (err, errlen, "ns: stack: %s", strerror (errno));
         goto failed;
     }
     mprotect (ns->stack_map, page, PROT_NONE);
@@ -1201,7 +1181,7 @@ s_prepare (const sbx_ns_t *ns, size_t slot, const sbx_ns_task_spec_t *spec, unsi
     t->ns = ns;
     t->userns_fd = t->netns_fd = t->mntns_fd = t->workspace_fd = -1;
     if (slot >= ns->slot_count) {
-        s_err (err, errlen, "ns: slot %zu: only %zu slots", slot, ns->slot_count);
+        errfmt (err, errlen, "ns: slot %zu: only %zu slots", slot, ns->slot_count);
         errno = EINVAL;
         return -1;
     }
@@ -1247,7 +1227,7 @@ s_prepare (const sbx_ns_t *ns, size_t slot, const sbx_ns_task_spec_t *spec, unsi
                  && strlen (spec->workspace) < sizeof real)
             snprintf (real, sizeof real, "%s", spec->workspace);
         else {
-            s_err (err, errlen, "ns: cannot tell the workspace's path (fd %d): %s",
+            errfmt (err, errlen, "ns: cannot tell the workspace's path (fd %d): %s",
                    spec->workspace_fd, n < 0 ? strerror (errno) : "path too long");
             errno = n < 0 ? errno : ENAMETOOLONG;
             return -1;
@@ -1261,7 +1241,7 @@ s_prepare (const sbx_ns_t *ns, size_t slot, const sbx_ns_task_spec_t *spec, unsi
             if (!ns->work_real[0] || strncmp (real, ns->work_real, wlen) != 0
                 || real[wlen] != '/' || !*name || strchr (name, '/')
                 || !strcmp (name, ".") || !strcmp (name, "..")) {
-                s_err (err, errlen, "ns: workspace %s is not directly inside the work_dir"
+                errfmt (err, errlen, "ns: workspace %s is not directly inside the work_dir"
                        " given to sbx_ns_new (%s)", real,
                        ns->work_real[0] ? ns->work_real : "none");
                 errno = EINVAL;
@@ -1649,7 +1629,7 @@ sbx_ns_new (const sbx_ns_config_t *config, const sbx_ns_caps_t *caps, size_t slo
         int step;
         int rc = s_make_slot (ns, i, layers, why, sizeof why, &step);
         if (rc < 0) {
-            s_err (err, errlen, "ns: slot %zu: %s at %s: %s", i, why, sbx_ns_step_name (step),
+            errfmt (err, errlen, "ns: slot %zu: %s at %s: %s", i, why, sbx_ns_step_name (step),
                    strerror (-rc));
             sbx_ns_destroy (&ns);
             return NULL;
