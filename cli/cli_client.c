@@ -276,38 +276,36 @@ cli_client_submit (cli_client_t *self, const proto_task_t *task, const char *key
     return rc;
 }
 
-int
-cli_client_cancel (cli_client_t *self, const char *id, proto_msg_t **reply)
+/*  A request about one task whose answer is that task's record ("get",
+    "cancel"). 0 with *reply the record, or the error's exit code.         */
+static int
+s_task_request (cli_client_t *self, proto_type_t type, const char *what, const char *id,
+                proto_msg_t **reply)
 {
     proto_msg_t request;
     memset (&request, 0, sizeof request);
-    request.type = PROTO_REQ_CANCEL;
+    request.type = type;
     request.u.get.id = id;
     int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
     if (rc)
         return rc;
     if ((*reply)->type == PROTO_REP_TASK)
         return 0;
-    rc = cli_client_report (self, *reply, "cancel", id);
+    rc = cli_client_report (self, *reply, what, id);
     proto_msg_destroy (reply);
     return rc;
 }
 
 int
+cli_client_cancel (cli_client_t *self, const char *id, proto_msg_t **reply)
+{
+    return s_task_request (self, PROTO_REQ_CANCEL, "cancel", id, reply);
+}
+
+int
 cli_client_get (cli_client_t *self, const char *id, proto_msg_t **reply)
 {
-    proto_msg_t request;
-    memset (&request, 0, sizeof request);
-    request.type = PROTO_REQ_GET;
-    request.u.get.id = id;
-    int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
-    if (rc)
-        return rc;
-    if ((*reply)->type == PROTO_REP_TASK)
-        return 0;
-    rc = cli_client_report (self, *reply, "get", id);
-    proto_msg_destroy (reply);
-    return rc;
+    return s_task_request (self, PROTO_REQ_GET, "get", id, reply);
 }
 
 int
