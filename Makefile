@@ -33,7 +33,7 @@ PROTO_SRC  := $(wildcard proto/*.c)
 ORCH_SRC   := $(wildcard services/orchestrator/*.c)
 SBX_SRC    := $(wildcard services/agent-sandbox/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
-UNIT_SRC   := $(wildcard test/unit/*.c)
+UNIT_SRC   := $(wildcard test/unit/test_*.c)
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
@@ -81,7 +81,7 @@ UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
 
 .SECONDARY:
 .SECONDEXPANSION:
-build/test/unit-%: build/test/obj/test/unit/test_%.o $$(call obj,build/test,$$(UNIT_$$*))
+build/test/unit-%: build/test/obj/test/unit/test_%.o build/test/obj/test/unit/testutil.o $$(call obj,build/test,$$(UNIT_$$*))
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
 
 # Each component's tests include that component's private headers.

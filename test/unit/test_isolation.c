@@ -18,6 +18,7 @@
 #include "../../services/agent-sandbox/sbx_landlock.h"
 #include "../../services/agent-sandbox/sbx_seccomp.h"
 
+#include "testutil.h"
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -82,39 +83,6 @@ static const char s_canary_text[] = "canary: must stay untouched\n";
 
 /*  ---- fixture --------------------------------------------------------- */
 
-static int
-s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) ftw;
-    if (flag == FTW_DP)
-        rmdir (path);
-    else
-        unlink (path);
-    return 0;
-}
-
-static void
-s_rm_rf (const char *path)
-{
-    if (*path)
-        nftw (path, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-s_copy_file (const char *from, const char *to, mode_t mode)
-{
-    int in = open (from, O_RDONLY | O_CLOEXEC);
-    int out = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    ck_assert_msg (in >= 0 && out >= 0, "copy %s -> %s: %s", from, to, strerror (errno));
-    char buf[65536];
-    ssize_t n;
-    while ((n = read (in, buf, sizeof buf)) > 0)
-        ck_assert_int_eq (write (out, buf, (size_t) n), n);
-    close (in);
-    close (out);
-}
-
 static void
 s_case_setup (void)
 {
@@ -128,7 +96,7 @@ s_case_setup (void)
 static void
 s_case_teardown (void)
 {
-    s_rm_rf (s_base);
+    tu_rm_rf (s_base);
 }
 
 static void
@@ -141,7 +109,7 @@ s_setup (void)
     snprintf (s_extra, sizeof s_extra, "%s/tmp", s_ws);
     ck_assert_int_eq (mkdir (s_extra, 0700), 0);
     snprintf (s_probe, sizeof s_probe, "%s/try-syscall", s_ws);
-    s_copy_file (s_probe_src, s_probe, 0755);
+    tu_copy_file (s_probe_src, s_probe, 0755);
     /*  DAC would let anybody write outside: a refusal there is Landlock's. */
     chmod (s_out, 0777);
     snprintf (s_canary, sizeof s_canary, "%s/canary", s_out);
@@ -824,20 +792,6 @@ START_TEST (landlock_cached_system_entries)
 }
 END_TEST
 
-static int
-s_tcp_listener (uint16_t *port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ck_assert_int_ge (fd, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    ck_assert_int_eq (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    ck_assert_int_eq (listen (fd, 8), 0);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq (getsockname (fd, (struct sockaddr *) &sa, &len), 0);
-    *port = ntohs (sa.sin_port);
-    return fd;
-}
-
 /*  Did anybody connect? (listener is non-blocking)                         */
 static bool
 s_accepted (int listener)
@@ -856,7 +810,7 @@ START_TEST (landlock_denies_tcp_without_network)
     if (!s_need_abi (4, "landlock tcp"))
         return;
     uint16_t port;
-    int listener = s_tcp_listener (&port);
+    int listener = tu_tcp_listener (&port);
     char conn[32];
     snprintf (conn, sizeof conn, "connect=%u", port);
     const char *argv[] = { s_probe, conn, "bind=0", "socket-inet", NULL };
@@ -1054,7 +1008,7 @@ START_TEST (full_stack_in_vfork_child)
 {
     bool root = geteuid () == 0;
     uint16_t port;
-    int tcp = s_tcp_listener (&port);
+    int tcp = tu_tcp_listener (&port);
     char name[64];
     int unix_listener = s_abstract_listener (name, sizeof name);
     char conn[32], abstract[96], w_in[PATH_MAX + 16], w_out[PATH_MAX + 16];
@@ -1180,14 +1134,6 @@ END_TEST
 
 /*  ---- cost ------------------------------------------------------------- */
 
-static double
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
 /*  µs of one clone(CLONE_VM|CLONE_VFORK) + layers + execve /bin/true +
     waitpid, with everything prepared beforehand.                          */
 static double
@@ -1197,29 +1143,15 @@ s_spawn_once (unsigned layers, const sbx_caps_plan_t *plan, int ruleset, int dev
     child_t c = { .layers = layers, .plan = plan, .ruleset_fd = ruleset,
                   .prog = sbx_seccomp_prog (s_seccomp, false), .out_fd = devnull,
                   .path = "/bin/true", .argv = argv, .envp = s_env };
-    double start = s_now_us ();
+    double start = tu_now_us ();
     pid_t pid = s_spawn (&c, true);
     ck_assert_int_gt (pid, 0);
     int status;
     ck_assert_int_eq (waitpid (pid, &status, 0), pid);
-    double us = s_now_us () - start;
+    double us = tu_now_us () - start;
     ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
                    "layers 0x%x: status 0x%x", layers, status);
     return us;
-}
-
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *v, int n)
-{
-    qsort (v, (size_t) n, sizeof *v, s_cmp_double);
-    return v[n / 2];
 }
 
 /*  Per-call cost of the filter, in a forked child: getppid in a loop.      */
@@ -1234,10 +1166,10 @@ s_syscall_cost (bool filtered)
                          || sbx_seccomp_child_install (sbx_seccomp_prog (s_seccomp, false)) < 0))
             _exit (1);
         const int n = 200000;
-        double start = s_now_us ();
+        double start = tu_now_us ();
         for (int i = 0; i < n; i++)
             syscall (SYS_getppid);
-        double ns = (s_now_us () - start) * 1000.0 / n;
+        double ns = (tu_now_us () - start) * 1000.0 / n;
         ssize_t w = write (pipefd[1], &ns, sizeof ns);
         _exit (w == (ssize_t) sizeof ns ? 0 : 2);
     }
@@ -1283,10 +1215,10 @@ START_TEST (cost_per_layer)
     static double t[CONFIGS][ROUNDS], prep[ROUNDS];
     for (int r = -20; r < ROUNDS; r++) {            /* 20 rounds of warm-up */
         int ruleset = -1;
-        double t0 = s_now_us ();
+        double t0 = tu_now_us ();
         if (ll)
             ck_assert_int_eq (sbx_landlock_prepare (&spec, &ruleset, err, sizeof err), 0);
-        double p = s_now_us () - t0;
+        double p = tu_now_us () - t0;
         for (int k = 0; k < CONFIGS; k++) {
             double us = s_spawn_once (cfg[k].layers, cfg[k].plan, ruleset, devnull);
             if (r >= 0)
@@ -1302,10 +1234,10 @@ START_TEST (cost_per_layer)
              " median of %d rounds, µs\n", ROUNDS);
     double prev = 0;
     for (int k = 0; k < CONFIGS; k++) {
-        double m = s_median (t[k], ROUNDS);
+        double m = tu_median (t[k], ROUNDS);
         fprintf (stderr, "  %-28s %7.1f", cfg[k].name, m);
         if (k == 2 || k == 3)
-            fprintf (stderr, "  (+%.1f over no_new_privs)\n", m - s_median (t[1], ROUNDS));
+            fprintf (stderr, "  (+%.1f over no_new_privs)\n", m - tu_median (t[1], ROUNDS));
         else if (k > 0)
             fprintf (stderr, "  (+%.1f)\n", m - prev);
         else
@@ -1324,29 +1256,29 @@ START_TEST (cost_per_layer)
             dropped[r] = s_spawn_once (L_NNP | L_CAPS, &plan, -1, fd);
         }
         close (fd);
-        double b = s_median (bare, ROUNDS / 2), d = s_median (dropped, ROUNDS / 2);
+        double b = tu_median (bare, ROUNDS / 2), d = tu_median (dropped, ROUNDS / 2);
         fprintf (stderr, "  after sbx_caps_clear_bounding_set at start: bare %.1f,"
                  " no_new_privs + %s %.1f (+%.1f)\n", b,
                  root ? "caps drop + uid switch" : "caps drop", d, d - b);
     }
     fprintf (stderr, "  all layers over bare         %+7.1f\n",
-             s_median (t[CONFIGS - 1], ROUNDS) - s_median (t[0], ROUNDS));
+             tu_median (t[CONFIGS - 1], ROUNDS) - tu_median (t[0], ROUNDS));
     if (ll) {
         fprintf (stderr, "  landlock ruleset, prepared per task in the parent: %.1f",
-                 s_median (prep, ROUNDS));
+                 tu_median (prep, ROUNDS));
         ck_assert_msg (sbx_landlock_cache_system (err, sizeof err) == 0, "%s", err);
         for (int r = 0; r < ROUNDS; r++) {
             int ruleset = -1;
-            double t0 = s_now_us ();
+            double t0 = tu_now_us ();
             ck_assert_int_eq (sbx_landlock_prepare (&spec, &ruleset, err, sizeof err), 0);
             close (ruleset);
-            prep[r] = s_now_us () - t0;
+            prep[r] = tu_now_us () - t0;
         }
-        fprintf (stderr, ", %.1f with sbx_landlock_cache_system\n", s_median (prep, ROUNDS));
+        fprintf (stderr, ", %.1f with sbx_landlock_cache_system\n", tu_median (prep, ROUNDS));
     }
-    double t0 = s_now_us ();
+    double t0 = tu_now_us ();
     sbx_seccomp_t *sc = sbx_seccomp_new (err, sizeof err);
-    double compile = s_now_us () - t0;
+    double compile = tu_now_us () - t0;
     sbx_seccomp_destroy (&sc);
     fprintf (stderr, "  seccomp_new, both programs, once at start: %.0f\n", compile);
     double sys_plain = s_syscall_cost (false), sys_filtered = s_syscall_cost (true);

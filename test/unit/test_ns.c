@@ -24,6 +24,7 @@
 #include "../../services/agent-sandbox/sbx_ns.h"
 #include "../../services/agent-sandbox/sbx_seccomp.h"
 
+#include "testutil.h"
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -82,47 +83,6 @@ static sbx_ns_t *s_ns;                  /* SLOTS slots, every available layer */
 
 /*  ---- helpers --------------------------------------------------------- */
 
-static int
-s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) ftw;
-    if (flag == FTW_DP)
-        rmdir (path);
-    else
-        unlink (path);
-    return 0;
-}
-
-static void
-s_rm_rf (const char *path)
-{
-    if (*path)
-        nftw (path, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-s_copy_file (const char *from, const char *to, mode_t mode)
-{
-    int in = open (from, O_RDONLY | O_CLOEXEC);
-    int out = open (to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    ck_assert_msg (in >= 0 && out >= 0, "copy %s -> %s: %s", from, to, strerror (errno));
-    char buf[65536];
-    ssize_t n;
-    while ((n = read (in, buf, sizeof buf)) > 0)
-        ck_assert_int_eq (write (out, buf, (size_t) n), n);
-    close (in);
-    close (out);
-}
-
-static double
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
 static bool
 s_root (const char *what)
 {
@@ -154,7 +114,7 @@ s_make_ws (int i, uid_t uid, gid_t gid)
     ck_assert_int_eq (mkdir (s_ws[i], 0700), 0);
     char probe[256];
     snprintf (probe, sizeof probe, "%s/try-syscall", s_ws[i]);
-    s_copy_file (s_probe_src, probe, 0755);
+    tu_copy_file (s_probe_src, probe, 0755);
     s_ws_fd[i] = open (s_ws[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_ge (s_ws_fd[i], 0);
     if (geteuid () == 0)
@@ -178,7 +138,7 @@ s_case_setup (void)
 static void
 s_case_teardown (void)
 {
-    s_rm_rf (s_case_base);
+    tu_rm_rf (s_case_base);
     char err[256];
     sbx_cgroup_t *cg = sbx_cgroup_new (&s_cg_config, NULL, err, sizeof err);
     sbx_cgroup_destroy (&cg);
@@ -208,7 +168,7 @@ s_teardown (void)
             s_ws_fd[i] = -1;
         }
     sbx_ns_destroy (&s_ns);
-    s_rm_rf (s_base);
+    tu_rm_rf (s_base);
 }
 
 /*  ---- spawning like the worker --------------------------------------- */
@@ -424,9 +384,9 @@ s_start (const run_t *r, task_t *t)
 static void
 s_read_until (task_t *t, const char *want, int timeout_ms)
 {
-    double end = s_now_us () + timeout_ms * 1000.0;
+    double end = tu_now_us () + timeout_ms * 1000.0;
     while (t->fd >= 0 && (!want || !strstr (t->out, want))) {
-        int left = (int) ((end - s_now_us ()) / 1000.0);
+        int left = (int) ((end - tu_now_us ()) / 1000.0);
         if (left <= 0)
             break;
         struct pollfd p = { t->fd, POLLIN, 0 };
@@ -523,37 +483,6 @@ s_status_field (pid_t pid, const char *field, char *out, size_t size)
             break;
         }
     fclose (f);
-}
-
-/*  Host processes whose command line contains marker.                    */
-static int
-s_count_marker (const char *marker)
-{
-    int n = 0;
-    DIR *d = opendir ("/proc");
-    struct dirent *e;
-    while (d && (e = readdir (d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[4096];
-        snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t len = read (fd, buf, sizeof buf - 1);
-        close (fd);
-        if (len <= 0)
-            continue;
-        for (ssize_t i = 0; i < len; i++)
-            if (!buf[i])
-                buf[i] = ' ';
-        buf[len] = '\0';
-        if (strstr (buf, marker))
-            n++;
-    }
-    if (d)
-        closedir (d);
-    return n;
 }
 
 static void
@@ -757,11 +686,11 @@ START_TEST (pidns_death_kills_a_double_forked_daemon)
     s_start (&r, t);
     s_read_until (t, "ready", 5000);
     ck_assert_msg (strstr (t->out, "ready"), "%s", t->out);
-    ck_assert_int_eq (s_count_marker (marker), 1);  /* the daemon runs */
+    ck_assert_int_eq (tu_count_marker (marker), 1);  /* the daemon runs */
     s_finish (t);
     EXPECT_EXIT0 (t);
     /*  The task (PID 1) exited: the kernel killed and reaped the rest.    */
-    ck_assert_int_eq (s_count_marker (marker), 0);
+    ck_assert_int_eq (tu_count_marker (marker), 0);
     free (t);
 }
 END_TEST
@@ -924,20 +853,6 @@ START_TEST (utsns_hostname_is_sandbox)
 }
 END_TEST
 
-static int
-s_tcp_listener (uint16_t *port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ck_assert_int_ge (fd, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    ck_assert_int_eq (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
-    ck_assert_int_eq (listen (fd, 8), 0);
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq (getsockname (fd, (struct sockaddr *) &sa, &len), 0);
-    *port = ntohs (sa.sin_port);
-    return fd;
-}
-
 static bool
 s_accepted (int listener)
 {
@@ -952,7 +867,7 @@ START_TEST (netns_only_loopback_and_host_listener_sees_nothing)
     if (!s_layers (L (NET), "netns"))
         return;
     uint16_t port;
-    int listener = s_tcp_listener (&port);
+    int listener = tu_tcp_listener (&port);
     char conn[32];
     snprintf (conn, sizeof conn, "connect=%u", (unsigned) port);
     char script[256];
@@ -1383,7 +1298,7 @@ START_TEST (cgroup_fork_bomb_bounded_and_tree_killed)
     s_read_until (t, "forked", 10000);
     int status;
     ck_assert_int_eq (waitpid (t->pid, &status, 0), t->pid);
-    int left = s_count_marker (marker);
+    int left = tu_count_marker (marker);
     sbx_cgroup_stats_t st;
     ck_assert_int_eq (sbx_cgroup_task_stats (&ct, &st), 0);
     fprintf (stderr, "fork bomb: %d daemons alive after the task (pids.max 20),"
@@ -1400,9 +1315,9 @@ START_TEST (cgroup_fork_bomb_bounded_and_tree_killed)
     ck_assert_int_eq (read (fd, buf, sizeof buf), 0);
     close (fd);
     /*  Reparented to the host's init (or a subreaper), then reaped there. */
-    for (int i = 0; i < 200 && s_count_marker (marker) > 0; i++)
+    for (int i = 0; i < 200 && tu_count_marker (marker) > 0; i++)
         usleep (5000);
-    ck_assert_int_eq (s_count_marker (marker), 0);
+    ck_assert_int_eq (tu_count_marker (marker), 0);
     char dir[SBX_CGROUP_PATH_MAX];
     snprintf (dir, sizeof dir, "%s", ct.dir[0]);
     ck_assert_int_eq (sbx_cgroup_task_destroy (&ct), 0);
@@ -1430,9 +1345,9 @@ START_TEST (subreaper_fallback_reaps_descendants)
     task_t *t = calloc (1, sizeof *t);
     s_run (&r, t);
     EXPECT_EXIT0 (t);
-    for (int i = 0; i < 200 && s_count_marker (marker) != 3; i++)
+    for (int i = 0; i < 200 && tu_count_marker (marker) != 3; i++)
         usleep (5000);
-    ck_assert_int_eq (s_count_marker (marker), 3);
+    ck_assert_int_eq (tu_count_marker (marker), 3);
     /*  A child we must keep: a running "task".                              */
     pid_t keep = fork ();
     if (keep == 0) {
@@ -1441,7 +1356,7 @@ START_TEST (subreaper_fallback_reaps_descendants)
     }
     int killed = sbx_reap_descendants (&keep, 1, 2000);
     ck_assert_int_ge (killed, 3);
-    ck_assert_int_eq (s_count_marker (marker), 0);
+    ck_assert_int_eq (tu_count_marker (marker), 0);
     ck_assert_int_eq (kill (keep, 0), 0);
     kill (keep, SIGKILL);
     waitpid (keep, NULL, 0);
@@ -1450,20 +1365,6 @@ START_TEST (subreaper_fallback_reaps_descendants)
 END_TEST
 
 /*  ---- cost ------------------------------------------------------------- */
-
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *v, int n)
-{
-    qsort (v, (size_t) n, sizeof *v, s_cmp_double);
-    return v[n / 2];
-}
 
 static char *s_true_argv[] = { "/bin/true", NULL };
 
@@ -1476,7 +1377,7 @@ s_spawn_true (sbx_ns_t *ns, sbx_cgroup_t *cg, int devnull)
     sbx_ns_task_t *nt = NULL;
     static sbx_ns_task_t task;
     char err[256];
-    double start = s_now_us ();
+    double start = tu_now_us ();
     sbx_cgroup_task_t ct;
     if (cg)
         ck_assert_msg (sbx_cgroup_task_create (cg, "cost", 256ull << 20, 64, &ct, err,
@@ -1490,16 +1391,16 @@ s_spawn_true (sbx_ns_t *ns, sbx_cgroup_t *cg, int devnull)
     spawn_t s = { .nt = nt, .ct = cg ? &ct : NULL, .extra = ns ? 0 : X_NO_NS,
                   .in_fd = devnull, .out_fd = devnull, .path = "/bin/true",
                   .argv = s_true_argv, .envp = s_env };
-    double t0 = s_now_us ();
+    double t0 = tu_now_us ();
     pid_t pid = s_spawn (&s);
-    s_blocked_us = s_now_us () - t0;
+    s_blocked_us = tu_now_us () - t0;
     ck_assert_msg (pid > 0, "spawn: %s/%s: %s", s.fail_what, sbx_ns_step_name (s.fail_step),
                    strerror (-s.fail_err));
     int status;
     ck_assert_int_eq (waitpid (pid, &status, 0), pid);
     if (cg)
         ck_assert_int_eq (sbx_cgroup_task_destroy (&ct), 0);
-    double us = s_now_us () - start;
+    double us = tu_now_us () - start;
     ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status 0x%x", status);
     return us;
 }
@@ -1558,7 +1459,7 @@ s_write_proc (pid_t pid, const char *file, const char *text)
 static double
 s_spawn_fresh_userns (unsigned long flags, int devnull)
 {
-    double start = s_now_us ();
+    double start = tu_now_us ();
     int sync[2], report[2];
     ck_assert_int_eq (pipe2 (sync, O_CLOEXEC), 0);
     ck_assert_int_eq (pipe2 (report, O_CLOEXEC), 0);
@@ -1585,10 +1486,10 @@ s_spawn_fresh_userns (unsigned long flags, int devnull)
     while (read (report[0], &c, 1) > 0)
         ;                               /* EOF: exec'd (the stack is free again) */
     close (report[0]);
-    s_blocked_us = s_now_us () - start;
+    s_blocked_us = tu_now_us () - start;
     int status;
     ck_assert_int_eq (waitpid (pid, &status, 0), pid);
-    double us = s_now_us () - start;
+    double us = tu_now_us () - start;
     ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status 0x%x", status);
     return us;
 }
@@ -1609,9 +1510,9 @@ s_cgroup_join_us (sbx_cgroup_t *cg, int idle_ms)
     usleep ((useconds_t) idle_ms * 1000);
     pid_t pid = fork ();
     if (pid == 0) {
-        double t0 = s_now_us ();
+        double t0 = tu_now_us ();
         int rc = sbx_cgroup_child_join (&ct);
-        shared[0] = s_now_us () - t0;
+        shared[0] = tu_now_us () - t0;
         _exit (rc == 0 ? 0 : 1);
     }
     int status;
@@ -1681,9 +1582,9 @@ s_cost_phase (cost_t *c, int n, int devnull)
             fprintf (stderr, "  %-48s   (unavailable)\n", c[k].name);
             continue;
         }
-        double m = s_median (c[k].t, COST_ROUNDS);
-        double blocked = s_median (c[k].b, COST_ROUNDS);
-        double ref = c[k].base >= 0 ? s_median (c[c[k].base].t, COST_ROUNDS) : prev;
+        double m = tu_median (c[k].t, COST_ROUNDS);
+        double blocked = tu_median (c[k].b, COST_ROUNDS);
+        double ref = c[k].base >= 0 ? tu_median (c[c[k].base].t, COST_ROUNDS) : prev;
         if (k == 0)
             fprintf (stderr, "  %-50s %7.1f %7.1f\n", c[k].name, m, blocked);
         else
@@ -1738,7 +1639,7 @@ START_TEST (cost_per_layer)
     int n_main = (int) (sizeof main_phase / sizeof main_phase[0]);
     s_cost_phase (main_phase, n_main, devnull);
     fprintf (stderr, "  every namespace layer over the bare spawn: %+.1f\n",
-             s_median (main_phase[9].t, COST_ROUNDS) - s_median (main_phase[0].t, COST_ROUNDS));
+             tu_median (main_phase[9].t, COST_ROUNDS) - tu_median (main_phase[0].t, COST_ROUNDS));
     s_cost_phase (net_phase, (int) (sizeof net_phase / sizeof net_phase[0]), devnull);
     /*  Parallel: two processes spawning at once, pre-made vs new netns.    */
     for (int variant = 0; variant < 2; variant++) {
@@ -1749,7 +1650,7 @@ START_TEST (cost_per_layer)
             sbx_ns_destroy (&ns);
             continue;
         }
-        double t0 = s_now_us ();
+        double t0 = tu_now_us ();
         pid_t kids[2];
         for (int j = 0; j < 2; j++) {
             kids[j] = fork ();
@@ -1764,7 +1665,7 @@ START_TEST (cost_per_layer)
             waitpid (kids[j], NULL, 0);
         fprintf (stderr, "  2 spawners in parallel, %-25s %7.1f µs per spawn (wall / 200)\n",
                  variant ? "netns new per task:" : "netns pre-made, joined:",
-                 (s_now_us () - t0) / 200);
+                 (tu_now_us () - t0) / 200);
         sbx_ns_destroy (&ns);
     }
     /*  cgroup: create + remove, and the join (a migration).               */
@@ -1773,13 +1674,13 @@ START_TEST (cost_per_layer)
         static double t[COST_ROUNDS];
         for (int r = 0; r < COST_ROUNDS; r++) {
             sbx_cgroup_task_t ct;
-            double t0 = s_now_us ();
+            double t0 = tu_now_us ();
             ck_assert_int_eq (sbx_cgroup_task_create (cg, "cost", 256ull << 20, 64, &ct, err,
                                                       sizeof err), 0);
             ck_assert_int_eq (sbx_cgroup_task_destroy (&ct), 0);
-            t[r] = s_now_us () - t0;
+            t[r] = tu_now_us () - t0;
         }
-        double cr = s_median (t, COST_ROUNDS);
+        double cr = tu_median (t, COST_ROUNDS);
         static double warm[40], cold[10];
         for (int r = 0; r < 40; r++)
             warm[r] = s_cgroup_join_us (cg, 0);
@@ -1787,21 +1688,21 @@ START_TEST (cost_per_layer)
             cold[r] = s_cgroup_join_us (cg, 50);
         fprintf (stderr, "  cgroup v%d: create (limits) + remove %.1f; the child's join %.1f"
                  " right after another, %.1f after 50 ms of quiet (one RCU grace period)\n",
-                 sbx_cgroup_caps (cg)->version, cr, s_median (warm, 40), s_median (cold, 10));
+                 sbx_cgroup_caps (cg)->version, cr, tu_median (warm, 40), tu_median (cold, 10));
         sbx_cgroup_destroy (&cg);
     }
     else
         fprintf (stderr, "  cgroup: %s\n", err);
     close (devnull);
     /*  Start-up cost.                                                      */
-    double t0 = s_now_us ();
+    double t0 = tu_now_us ();
     sbx_ns_caps_t caps;
     sbx_ns_probe (NULL, &caps);
-    double probe = s_now_us () - t0;
-    t0 = s_now_us ();
+    double probe = tu_now_us () - t0;
+    t0 = tu_now_us ();
     sbx_ns_config_t cfg4 = { .work_dir = s_base };
     sbx_ns_t *ns = sbx_ns_new (&cfg4, &caps, 4, err, sizeof err);
-    double make = s_now_us () - t0;
+    double make = tu_now_us () - t0;
     fprintf (stderr, "  start-up: sbx_ns_probe %.0f µs, sbx_ns_new with 4 slots %.0f µs\n",
              probe, make);
     sbx_ns_destroy (&ns);

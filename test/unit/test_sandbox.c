@@ -26,6 +26,7 @@
 #include "utf8.h"
 #include "../../services/agent-sandbox/workspace.h"
 
+#include "testutil.h"
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -144,45 +145,14 @@ s_need (int layer, const char *test)
     return false;
 }
 
-/*  Host processes whose command line contains marker.                    */
-static int
-s_count_marker (const char *marker)
-{
-    int n = 0;
-    DIR *d = opendir ("/proc");
-    struct dirent *e;
-    while (d && (e = readdir (d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        char path[300], buf[4096];
-        snprintf (path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t len = read (fd, buf, sizeof buf - 1);
-        close (fd);
-        if (len <= 0)
-            continue;
-        for (ssize_t i = 0; i < len; i++)
-            if (!buf[i])
-                buf[i] = ' ';
-        buf[len] = '\0';
-        if (strstr (buf, marker))
-            n++;
-    }
-    if (d)
-        closedir (d);
-    return n;
-}
-
 /*  Wait (up to 2 s) until no host process has marker in its command line. */
 static int
 s_marker_gone (const char *marker)
 {
-    int n = s_count_marker (marker);
+    int n = tu_count_marker (marker);
     for (int i = 0; i < 200 && n > 0; i++) {
         usleep (10000);
-        n = s_count_marker (marker);
+        n = tu_count_marker (marker);
     }
     return n;
 }
@@ -530,9 +500,9 @@ START_TEST (timeout_kills_the_whole_group)
     t.limits.wall_ms = 500;
     sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
     pid_t main_pid = sbx_run_pid (run);
-    for (int i = 0; i < 400 && s_count_marker (marker) == 0; i++)
+    for (int i = 0; i < 400 && tu_count_marker (marker) == 0; i++)
         usleep (5000);
-    ck_assert_int_eq (s_count_marker (marker), 1);     /* it did run */
+    ck_assert_int_eq (tu_count_marker (marker), 1);     /* it did run */
     sbx_run_wait (run);
     const proto_result_t *r = sbx_run_result (run);
     ck_assert_int_eq (r->status, PROTO_STATUS_TIMED_OUT);
@@ -1250,7 +1220,7 @@ s_daemon_dies (const char *what)
     sbx_run_t *run = s_run (&t);
     const proto_result_t *r = sbx_run_result (run);
     EXPECT_OK (r);
-    ck_assert_msg (s_count_marker (marker) == 0, "%s: the daemon outlived its task", what);
+    ck_assert_msg (tu_count_marker (marker) == 0, "%s: the daemon outlived its task", what);
     sbx_run_destroy (&run);
 }
 
@@ -1414,11 +1384,11 @@ START_TEST (iso_fallback_without_namespaces_or_cgroup)
     proto_task_t d = s_sh (script);
     run = s_run (&d);
     EXPECT_OK (sbx_run_result (run));
-    for (int i = 0; i < 100 && s_count_marker (marker) == 0; i++)
+    for (int i = 0; i < 100 && tu_count_marker (marker) == 0; i++)
         usleep (10000);
-    ck_assert_int_eq (s_count_marker (marker), 1);      /* re-parented to us */
+    ck_assert_int_eq (tu_count_marker (marker), 1);      /* re-parented to us */
     ck_assert_int_ge (sbx_reap_descendants (NULL, 0, 1000), 1);
-    ck_assert_int_eq (s_count_marker (marker), 0);
+    ck_assert_int_eq (tu_count_marker (marker), 0);
     sbx_run_destroy (&run);
 }
 END_TEST
