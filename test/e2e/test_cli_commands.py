@@ -379,3 +379,48 @@ def test_usage_errors_name_the_option(fake, args, words):
     for w in words:
         assert w in proc.stderr, proc.stderr
     assert fake.requests == []
+
+
+# ---------------------------------------------------------------------------
+# man page and bash completion
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MAN = os.path.join(REPO, "docs", "cleudo.1")
+COMPLETION = os.path.join(REPO, "scripts", "cleudo-completion.bash")
+
+
+def test_man_page_renders_without_warnings_and_covers_every_command():
+    if not os.path.exists("/usr/bin/groff"):
+        pytest.skip("groff missing")
+    for args in (["-ww", "-z", "-man"], ["-ww", "-z", "-t", "-man"]):
+        proc = subprocess.run(["groff", *args, MAN], capture_output=True, timeout=30)
+        assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    text = open(MAN).read()
+    for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "ENVIRONMENT",
+                    "EXIT STATUS", "EXAMPLES", "FILES"):
+        assert f".SH {section}" in text, section
+    from test_cli import COMMANDS
+    for cmd in COMMANDS:
+        assert f".B {cmd}" in text, cmd
+    for code in ("124", "125", "128+N", "130", "137"):
+        assert f"\n{code}|" in text, code
+
+
+def test_bash_completion_knows_commands_options_and_statuses():
+    script = f"""
+source {COMPLETION}
+t() {{ COMP_WORDS=("$@"); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); COMPREPLY=(); _cleudo
+       echo "${{COMPREPLY[*]}}"; }}
+t cleudo ''
+t cleudo ls --status ''
+t cleudo logs --f
+t cleudo run --lang ''
+"""
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    commands, statuses, logs, langs = proc.stdout.decode().splitlines()
+    from test_cli import COMMANDS
+    assert set(commands.split()) == set(COMMANDS)
+    assert {"queued", "timed_out", "internal_error"} <= set(statuses.split())
+    assert logs.split() == ["--follow"]
+    assert langs.split() == ["sh", "bash", "python3"]
