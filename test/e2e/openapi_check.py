@@ -9,6 +9,7 @@ resolved, OpenAPI 3.0 `nullable` turned into JSON-Schema type lists), and
 the documented required headers must be there. A route, method, status,
 content type, header or body the document does not describe fails the test.
 """
+import codecs
 import copy
 import http.client
 import json
@@ -471,6 +472,7 @@ class SSE:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buf = b""
         self.text = ""                  # decoded body not yet parsed into lines
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.eof = False
         self.comments = []
         self._field = {}
@@ -576,7 +578,7 @@ class SSE:
             if not data:
                 return None
             self.raw_body += data
-            self.text += data.decode("utf-8")
+            self.text += self._decoder.decode(data)
 
     def events(self, count, timeout=10.0):
         deadline = time.monotonic() + timeout
