@@ -144,17 +144,20 @@ class Spec:
         return template, item, item.get(m)
 
     def validator(self, schema):
-        key = json.dumps(schema, sort_keys=True)
-        v = self._validators.get(key)
-        if v is None:
+        # Schemas are objects of self.doc (or kept here with their validator).
+        hit = self._validators.get(id(schema))
+        if hit is None:
             js = to_json_schema(schema, self.doc)
             jsonschema.Draft4Validator.check_schema(js)
-            v = jsonschema.Draft4Validator(js)
-            self._validators[key] = v
-        return v
+            hit = (schema, jsonschema.Draft4Validator(js))
+            self._validators[id(schema)] = hit
+        return hit[1]
 
     def validate(self, instance, schema, what):
-        errors = sorted(self.validator(schema).iter_errors(instance), key=lambda e: list(e.path))
+        validator = self.validator(schema)
+        if validator.is_valid(instance):
+            return
+        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
         if errors:
             lines = [f"{what}: {len(errors)} schema error(s):"]
             for e in errors[:8]:
@@ -385,6 +388,17 @@ class Api:
         self.spec = spec
         self.log = []                   # (method, path, status) of every request
 
+    def keepalive(self):
+        """Reuse one connection for the requests that follow (bulk loads);
+        close () goes back to one connection per request."""
+        self._conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        return self
+
+    def close(self):
+        conn, self._conn = getattr(self, "_conn", None), None
+        if conn:
+            conn.close()
+
     def request(self, method, path, body=None, token=True, headers=None, timeout=30,
                 cookie=None, csrf=None, check=True, ctype=None):
         hdrs = dict(headers or {})
@@ -400,7 +414,8 @@ class Api:
             hdrs["Cookie"] = cookie
         if csrf:
             hdrs["X-CSRF-Token"] = csrf
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        kept = getattr(self, "_conn", None)
+        conn = kept or http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
@@ -414,7 +429,8 @@ class Api:
             set_cookies = resp.msg.get_all("Set-Cookie") or []
             status = resp.status
         finally:
-            conn.close()
+            if not kept:
+                conn.close()
         ctype_out = headers_out.get("content-type", "").split(";")[0].strip().lower()
         parsed = raw
         if ctype_out.endswith("json") and raw:

@@ -18,7 +18,7 @@ import pytest
 from conftest import TOKEN, Orchestrator, System, _check_logs
 from openapi_check import Api, Spec, check_document, wait_until, OPENAPI_PATH
 
-TERMINAL = {"succeeded", "failed", "timed_out", "memory_limit", "output_limit", "cancelled",
+TERMINAL = {"succeeded", "failed", "timed_out", "killed", "memory_limit", "output_limit", "cancelled",
             "rejected", "lost", "internal_error"}
 NO_SUCH_ID = "0123456789ab-deadbeef"
 
@@ -135,6 +135,13 @@ def test_openapi_served_without_token_and_is_this_document(api):
     with open(OPENAPI_PATH, encoding="utf-8") as f:
         assert r.body == json.load(f), "GET /api/openapi.json is not services/orchestrator/web/openapi.json"
     assert check_document(r.body) == []
+    etag = r.header("etag")
+    r2 = api.get("/api/openapi.json", token=None, headers={"If-None-Match": etag})
+    assert r2.status == 304 and r2.raw == b"", r2
+    # Not under /assets/ (only there as the API's own route).
+    assert_error(api.get("/assets/openapi.json", token=None), 404, "not_found")
+    for name in ("nope.js", "..%2fopenapi.json", "a/b.js"):
+        assert_error(api.get("/assets/" + name, token=None), 404, "not_found")
 
 
 def test_every_secured_operation_needs_credentials(api, spec):

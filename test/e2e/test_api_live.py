@@ -13,7 +13,7 @@ from conftest import Orchestrator, Sandbox, System, _check_logs, bin_path
 from openapi_check import (SSE, Api, Spec, SpecError, orchestrator_knobs, parse_prometheus,
                            wait_until)
 
-STATUSES = ["queued", "dispatched", "running", "succeeded", "failed", "timed_out",
+STATUSES = ["queued", "dispatched", "running", "succeeded", "failed", "timed_out", "killed",
             "memory_limit", "output_limit", "cancelled", "rejected", "lost", "internal_error"]
 NO_SUCH_ID = "0123456789ab-deadbeef"
 
@@ -129,12 +129,15 @@ def test_events_task_lifecycle_and_replay(fresh, spec):
     ids = ids_of(events)
     assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
     mine = [e.json() for e in events if e.event == "task" and e.json()["id"] == tid]
+    assert [m["event"] for m in mine] == ["queued", "dispatched", "started", "succeeded"], mine
     assert [m["status"] for m in mine] == ["queued", "dispatched", "running", "succeeded"], mine
-    assert [m["at_ms"] for m in mine] == sorted(m["at_ms"] for m in mine)
-    assert mine[0]["summary"] == rec["summary"]
+    # The same entries as the record's timeline.
+    timeline = api.get("/api/tasks/" + tid).body["timeline"]
+    assert [(m["event"], m["at_ms"], m["attempt"], m["worker"]) for m in mine] == \
+        [(t["event"], t["at_ms"], t["attempt"], t["worker"]) for t in timeline]
+    assert mine[0]["summary"] == rec["summary"] and mine[0]["created_ms"] == rec["created_ms"]
     assert mine[2]["worker"] == rec["worker"] and mine[3]["attempt"] == 1
-    busy = [e.json() for e in events if e.event == "worker"]
-    assert any(b["change"] == "busy" and b["busy"] >= 1 for b in busy), busy
+    assert mine[3]["exit_code"] == 0 and mine[3]["signal"] is None
     assert len(events) >= 4
     # Reconnect after the 2nd event: exactly what came after it.
     want = [(e.id, e.event, e.data) for e in events[2:]]
@@ -155,11 +158,13 @@ def test_events_worker_join_and_leave(fresh, spec):
         sbx = system.add_sandbox("api-w2", slots=3)
         joined = read_events(s, spec, lambda e: e.event == "worker"
                              and e.json()["id"] == "api-w2", timeout=10)[-1].json()
-        assert joined == {"id": "api-w2", "change": "joined", "slots": 3, "busy": 0}, joined
+        assert joined["change"] == "joined" and joined["slots"] == 3, joined
+        assert abs(joined["at_ms"] - time.time() * 1000) < 10_000, joined
         assert sbx.stop() == 0
         left = read_events(s, spec, lambda e: e.event == "worker" and e.json()["id"] == "api-w2"
                            and e.json()["change"] == "left", timeout=10)[-1].json()
-        assert left["slots"] == 3
+        # slots of a "left" event: docs/API.md does not say (0 or what it had).
+        assert left["slots"] in (0, 3) and left["at_ms"] >= joined["at_ms"], left
 
 
 def test_events_stream_stays_open(api, spec, tmp_path):
@@ -247,10 +252,14 @@ def test_events_reset_when_older_than_kept(tmp_path, spec):
         start = time.monotonic()
         posted = 1
         reset = None
-        while posted < 5000 and time.monotonic() - start < 10:
-            for _ in range(100 if posted >= 100 else 20):
-                assert api.post("/api/tasks", {"argv": ["true"]}).status == 201
-                posted += 1
+        while posted < 10000 and time.monotonic() - start < 15:
+            api.keepalive()
+            try:
+                for _ in range(500 if posted >= 500 else 50):
+                    assert api.post("/api/tasks", {"argv": ["true"]}).status == 201
+                    posted += 1
+            finally:
+                api.close()
             with open_sse(api, "/api/events", headers={"Last-Event-ID": first.id}) as s:
                 got = read_events(s, spec, timeout=5, until=lambda e: True)
             if got and got[0].event == "reset":
@@ -347,8 +356,9 @@ def test_workers(api, system_m):
     assert w["slots"] == 2 and w["busy"] == 0 and w["free"] == 2 and w["running"] == []
     assert w["version"]
     assert abs(w["last_heartbeat_ms"] - time.time() * 1000) < 15_000, w
-    assert w["isolation"] and all(isinstance(v, str) and v for v in w["isolation"].values()), w
-    assert all(v == "on" or v.startswith("off") for v in w["isolation"].values()), w["isolation"]
+    iso = w["isolation"]
+    assert "seccomp" in iso and "landlock" in iso, iso
+    assert all(isinstance(v, (bool, int)) for v in iso.values()), iso
     done = w["tasks_done"]
     assert done >= 1
     run(api, {"argv": ["true"]})
@@ -521,13 +531,15 @@ def test_checker_rejects_undocumented_replies(spec):
     """The checker itself: replies the document does not describe fail."""
     ok_err = {"error": {"code": "not_found", "message": "no"}}
     hdr = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff",
-           "Cache-Control": "no-store"}
+           "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+           "Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'"}
     spec.check_response("GET", "/api/tasks/abc", 404, hdr, ok_err)
     for args in (("GET", "/api/tasks/abc", 418, hdr, ok_err),               # status
                  ("GET", "/api/tasks/abc", 404, hdr, {"error": {"code": "x"}}),  # shape
                  ("GET", "/api/tasks/abc", 404, hdr, {"error": {"code": "conflict", "message": "m"}}),
                  ("GET", "/api/tasks/abc", 404, {**hdr, "Content-Type": "text/html"}, b"<p>"),
                  ("GET", "/api/tasks/abc", 404, {"Content-Type": "application/json"}, ok_err),
+                 ("GET", "/api/tasks/abc", 404, {**hdr, "X-Frame-Options": "SAMEORIGIN"}, ok_err),
                  ("GET", "/api/tasks", 200, hdr, {"items": [], "next": None, "extra": 1}),
                  ("GET", "/api/tasks", 200, hdr, {"items": [{"id": "x"}], "next": None}),
                  ("DELETE", "/api/tasks", 405, {**hdr, "Allow": "GET"},
