@@ -209,8 +209,14 @@ def test_session_cookie_attributes(api):
 def test_session_cookie_reads_and_csrf_guards_writes(api):
     set_cookie, r = login(api)
     cookie, csrf = cookie_pair(set_cookie), r.body["csrf"]
-    # Reads with the cookie alone.
-    assert api.get("/api/tasks", token=None, cookie=cookie).status == 200
+    # Reads with the cookie alone (the dashboard's EventSource cannot send
+    # a header: the event stream must take the cookie too).
+    for path in ("/api/tasks", "/api/workers", "/api/stats", "/metrics"):
+        assert api.get(path, token=None, cookie=cookie).status == 200, path
+    from openapi_check import SSE
+    with SSE(api.host, api.port, "/api/events", {"Cookie": cookie}) as s:
+        api.spec.check_response("GET", "/api/events", s.status, s.headers, None)
+        assert s.status == 200
     r2 = api.get("/api/session", token=None, cookie=cookie)
     assert r2.status == 200 and r2.body["csrf"] == csrf, r2
     # Writes need X-CSRF-Token too.
@@ -238,6 +244,18 @@ def test_session_cookie_reads_and_csrf_guards_writes(api):
     assert_error(api.get("/api/tasks", token=None, cookie=cookie), 401, "unauthorized")
     assert_error(api.get("/api/session", token=None, cookie=cookie), 401, "unauthorized")
     # The token still works.
+    assert api.get("/api/tasks").status == 200
+
+
+def test_restart_logs_sessions_out(system, spec):
+    api = Api(system.orch.url, system.orch.token, spec)
+    set_cookie, r = login(api)
+    cookie = cookie_pair(set_cookie)
+    assert api.get("/api/session", token=None, cookie=cookie).status == 200
+    system.restart_orchestrator(kill=False)
+    api = Api(system.orch.url, system.orch.token, spec)
+    assert_error(api.get("/api/session", token=None, cookie=cookie), 401, "unauthorized")
+    assert_error(api.get("/api/tasks", token=None, cookie=cookie), 401, "unauthorized")
     assert api.get("/api/tasks").status == 200
 
 
@@ -357,9 +375,21 @@ def test_list_text_search(api):
     assert list_ids(api, f"q={m.upper()}-IN-CODE")[0] == [b["id"]]  # code
     ids, body = list_ids(api, "q=no-such-text-" + marker())
     assert ids == [] and body["next"] is None
+    # No wildcards: % and _ are plain characters.
+    e = create(api, {"argv": ["echo", f"100%_{m}"]}, status=201).body
+    assert list_ids(api, f"q=%25_{m}")[0] == [e["id"]]
+    assert list_ids(api, f"q=0%25_{m[:4]}")[0] == [e["id"]]
+    assert list_ids(api, "q=%25%25%25")[0] == []
     # Percent-encoded text with a space.
     d = create(api, {"argv": ["echo", f"two words {m}"]}, status=201).body
     assert list_ids(api, f"q=two%20words%20{m}")[0] == [d["id"]]
+
+
+def test_list_text_search_folds_non_ascii_case(api):
+    """docs/API.md: case-insensitive, without an ASCII-only restriction."""
+    m = marker()
+    a = create(api, {"argv": ["echo", f"ÉCOLE-{m}"]}, status=201).body
+    assert list_ids(api, f"q=%C3%A9cole-{m}")[0] == [a["id"]]       # école
 
 
 def test_list_since_until(api):
@@ -594,6 +624,32 @@ def test_body_too_large_413(bare):
     # Just under the cap is fine.
     r = a.post("/api/tasks", {"argv": ["echo", "x" * 900]})
     assert r.status == 201, r
+
+
+def test_task_frame_too_large_413(bare):
+    o, a = bare({"ORCH_MAX_FRAME": "64K"})
+    err = assert_error(a.post("/api/tasks", {"argv": ["cat"], "stdin": "x" * 100_000}), 413,
+                       "too_large")
+    assert "ORCH_MAX_FRAME" in err["message"]
+
+
+def test_too_many_waiters_503_busy(bare):
+    import threading
+    o, a = bare({"ORCH_MAX_WAITERS": "1"})
+    got = {}
+    waiter = threading.Thread(target=lambda: got.setdefault(
+        "r", a.post("/api/tasks?wait=20", {"argv": ["true"]})))
+    waiter.start()
+    try:
+        first = wait_until(lambda: a.get("/api/tasks?limit=1").body["items"], 5,
+                           what="the waiting task")[0]["id"]
+        time.sleep(0.1)
+        assert_error(a.post("/api/tasks?wait=1", {"argv": ["true"]}), 503, "busy")
+        assert_error(a.get(f"/api/tasks/{first}?wait=1"), 503, "busy")
+        assert a.post(f"/api/tasks/{first}/cancel").status == 200
+    finally:
+        waiter.join(25)
+    assert got["r"].status == 200 and got["r"].body["status"] == "cancelled", got
 
 
 def test_queue_full_429_with_retry_after(bare):

@@ -5,6 +5,7 @@ data of every Server-Sent Event, is validated against it).
 """
 import base64
 import json
+import os
 import time
 
 import pytest
@@ -163,6 +164,8 @@ def test_events_worker_join_and_leave(fresh, spec):
         assert sbx.stop() == 0
         left = read_events(s, spec, lambda e: e.event == "worker" and e.json()["id"] == "api-w2"
                            and e.json()["change"] == "left", timeout=10)[-1].json()
+        assert [w["id"] for w in api.get("/api/workers").body["items"]] != [], "first worker"
+        assert "api-w2" not in [w["id"] for w in api.get("/api/workers").body["items"]]
         # slots of a "left" event: docs/API.md does not say (0 or what it had).
         assert left["slots"] in (0, 3) and left["at_ms"] >= joined["at_ms"], left
 
@@ -179,14 +182,18 @@ def test_events_ping_comments(tmp_path, spec):
     interval, when --help lists one, makes it testable quickly)."""
     knobs = [k for k in orchestrator_knobs(bin_path("orchestrator")) if "PING" in k
              or "KEEPALIVE" in k or "HEARTBEAT_HTTP" in k]
+    wait = 2.5
     if not knobs:
-        pytest.skip("no setting for the SSE ping interval in orchestrator --help (15 s fixed)")
-    o = Orchestrator(tmp_path, {knobs[0]: "1s"})
+        if os.environ.get("CLEUDO_API_SLOW") != "1":
+            pytest.skip("the SSE ping interval is fixed at 15 s (no setting in --help): set"
+                        " CLEUDO_API_SLOW=1 to wait for one")
+        wait = 16.5
+    o = Orchestrator(tmp_path, {knobs[0]: "1s"} if knobs else None)
     try:
         api = Api(o.url, o.token, spec)
         with open_sse(api, "/api/events") as s:
             with pytest.raises(TimeoutError):
-                s.next_event(2.5)
+                s.next_event(wait)
             assert any(c == "ping" for c, _ in s.comments), s.comments
     finally:
         assert o.stop() == 0
@@ -330,6 +337,23 @@ def test_stream_of_running_task_is_live(api, spec):
     before = [e for e in out if e.at < events[-1].at - 0.2]
     assert len(before) >= 3, [(e.data, round(events[-1].at - e.at, 3)) for e in out]
     assert out[0].at <= events[-1].at - 0.4
+
+
+def test_stream_of_queued_task_ends_when_cancelled(tmp_path, spec):
+    o = Orchestrator(tmp_path)
+    try:
+        api = Api(o.url, o.token, spec)
+        tid = api.post("/api/tasks", {"argv": ["echo", "never"]}).body["id"]
+        with open_sse(api, f"/api/tasks/{tid}/stream") as s:
+            with pytest.raises(TimeoutError):
+                s.next_event(0.5)               # queued: nothing yet, still open
+            assert api.post(f"/api/tasks/{tid}/cancel").status == 200
+            events = read_events(s, spec, timeout=5)
+        assert [e.event for e in events] == ["result"], events
+        assert events[0].json()["status"] == "cancelled"
+    finally:
+        assert o.stop() == 0
+        _check_logs([o])
 
 
 def test_stream_errors(api):
@@ -514,6 +538,33 @@ def test_metrics(api, system_m):
                           and any("code" in lab for _, lab, _ in f["samples"]))
     codes = {lab["code"] for _, lab, _ in reqs["samples"] if "code" in lab}
     assert {"200", "401"} <= codes, codes
+
+
+def test_metrics_values_without_worker(tmp_path, spec):
+    o = Orchestrator(tmp_path)
+    try:
+        api = Api(o.url, o.token, spec)
+        for _ in range(2):
+            assert api.post("/api/tasks", {"argv": ["true"]}).status == 201
+        fams = metric_families(api)
+        value = {(n, tuple(sorted(lab.items()))): v for f in fams.values()
+                 for n, lab, v in f["samples"]}
+        assert value[("cleudo_tasks", (("status", "queued"),))] == 2, fams["cleudo_tasks"]
+        assert value[("cleudo_queue_depth", ())] == 2
+        assert value[("cleudo_tasks_in_flight", ())] == 0
+        assert value[("cleudo_workers", ())] == 0
+        before = value.get(("cleudo_http_requests_total", (("code", "404"),)), 0)
+        api.get("/api/nope")
+        api.get("/api/nope")
+        fams = metric_families(api)
+        after = {lab.get("code"): v for _, lab, v in fams["cleudo_http_requests_total"]["samples"]}
+        assert after["404"] == before + 2, after
+        st = api.get("/api/stats").body
+        assert st["queue_depth"] == 2 and st["workers"] == 0 and st["latency_ms"]["count"] == 0
+        assert st["latency_ms"]["p50"] is None
+    finally:
+        assert o.stop() == 0
+        _check_logs([o])
 
 
 def test_metrics_need_credentials(api):
