@@ -139,6 +139,10 @@ def test_events_task_lifecycle_and_replay(fresh, spec):
     assert mine[0]["summary"] == rec["summary"] and mine[0]["created_ms"] == rec["created_ms"]
     assert mine[2]["worker"] == rec["worker"] and mine[3]["attempt"] == 1
     assert mine[3]["exit_code"] == 0 and mine[3]["signal"] is None
+    for m in mine:           # docs/API.md: which entries carry which extra fields
+        rich = m["event"] in ("queued", "dispatched", "succeeded")
+        assert ("summary" in m and "created_ms" in m) == rich, m
+        assert ("exit_code" in m and "signal" in m) == (m["event"] == "succeeded"), m
     assert len(events) >= 4
     # Reconnect after the 2nd event: exactly what came after it.
     want = [(e.id, e.event, e.data) for e in events[2:]]
@@ -354,6 +358,27 @@ def test_stream_of_queued_task_ends_when_cancelled(tmp_path, spec):
     finally:
         assert o.stop() == 0
         _check_logs([o])
+
+
+def test_streamed_output_kept_when_worker_dies(tmp_path, spec):
+    """docs/API.md: output streamed by a task whose worker dies is kept as
+    its stdout (status lost), and the stream ends with that result."""
+    system = System(tmp_path, orch_env={"ORCH_MAX_ATTEMPTS": "1", "ORCH_WORKER_TIMEOUT": "1s"})
+    try:
+        api = Api(system.orch.url, system.orch.token, spec)
+        tid = api.post("/api/tasks", {"argv": ["sh", "-c", "echo before; sleep 3; echo after"]}
+                       ).body["id"]
+        with open_sse(api, f"/api/tasks/{tid}/stream") as s:
+            first = read_events(s, spec, lambda e: e.event == "stdout", timeout=10)
+            system.sandboxes[0].kill9()
+            events = first + read_events(s, spec, timeout=15)
+        assert events[-1].event == "result" and events[-1].json()["status"] == "lost", events
+        rec = api.get(f"/api/tasks/{tid}").body
+        assert rec["status"] == "lost" and rec["stdout"] == "before\n", rec
+        assert joined(chunks_of(events, "stdout")) == b"before\n"
+    finally:
+        system.stop()
+        _check_logs([system.orch])
 
 
 def test_stream_errors(api):
