@@ -21,6 +21,7 @@ struct sbx_link_t {
     bool awaiting_retry;                /* dropped; no retry seen yet */
     bool connected;                     /* CONNECTED seen, no DISCONNECTED */
     int64_t restart_at;                 /* when to reconnect by hand */
+    bool refusal_logged;                /* a failed handshake was logged */
 };
 
 static int
@@ -31,7 +32,8 @@ s_setopt_int (void *socket, int option, int value)
 
 sbx_link_t *
 sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
-              int64_t max_frame, int linger_ms, char *err, size_t err_size)
+              int64_t max_frame, int linger_ms, const sbx_link_curve_t *curve,
+              char *err, size_t err_size)
 {
     static unsigned seq;
     sbx_link_t *self = calloc (1, sizeof *self);
@@ -57,12 +59,22 @@ sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
     }
     if (type == ZMQ_SUB && zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, "", 0))
         goto fail;
+    /*  CURVE client: the orchestrator proves it holds the server key, we
+        prove we hold our certificate; both before connect.                */
+    if (curve
+        && (zmq_setsockopt (self->socket, ZMQ_CURVE_SERVERKEY, curve->server_key, 32)
+            || zmq_setsockopt (self->socket, ZMQ_CURVE_PUBLICKEY, curve->public_key, 32)
+            || zmq_setsockopt (self->socket, ZMQ_CURVE_SECRETKEY, curve->secret_key, 32)))
+        goto fail;
 
     char inproc[64];
     snprintf (inproc, sizeof inproc, "inproc://sbx-monitor-%s-%u", name, seq++);
     if (zmq_socket_monitor (self->socket, inproc,
                             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                            | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CONNECT_DELAYED))
+                            | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CONNECT_DELAYED
+                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
         goto fail;
     self->monitor = zmq_socket (ctx, ZMQ_PAIR);
     if (!self->monitor)
@@ -127,8 +139,11 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
         }
         /*  Event frame: uint16 event, uint32 value; then the address.     */
         uint16_t event = 0;
-        if (zmq_msg_size (&frame) >= 6)
+        uint32_t value = 0;
+        if (zmq_msg_size (&frame) >= 6) {
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
+            memcpy (&value, (uint8_t *) zmq_msg_data (&frame) + 2, sizeof value);
+        }
         bool more = zmq_msg_more (&frame);
         zmq_msg_close (&frame);
         while (more) {
@@ -156,6 +171,32 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
             case ZMQ_EVENT_CONNECT_RETRIED:
             case ZMQ_EVENT_CONNECT_DELAYED:
                 self->awaiting_retry = false;
+                break;
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                if (self->refusal_logged)
+                    log_event (CLOG_INFO, "link_accepted", "socket=%s endpoint=%s", self->name,
+                               self->endpoint);
+                self->refusal_logged = false;
+                break;
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                /*  Once: the link retries every second (link_restarted).  */
+                if (self->refusal_logged)
+                    break;
+                self->refusal_logged = true;
+                log_event (CLOG_ERROR, "link_refused", "socket=%s endpoint=%s code=%u note=\"%s\"",
+                           self->name, self->endpoint, (unsigned) value,
+                           event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           ? "the orchestrator does not allow our certificate (SANDBOX_CERT):"
+                             " its public certificate must be in the orchestrator's"
+                             " ORCH_KEYS_DIR/workers/"
+                           : value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                           ? "CURVE on one side only: SANDBOX_CURVE and ORCH_CURVE must agree"
+                           : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+                           ? "CURVE handshake failed: is SANDBOX_SERVER_KEY the orchestrator's"
+                             " server.key?"
+                           : "handshake failed");
                 break;
             default:
                 break;

@@ -8,6 +8,11 @@
     disconnects and connects the endpoint again. (After an ordinary
     connection loss libzmq retries on its own and we leave it alone, so no
     queued frame is dropped.)
+
+    A refused CURVE handshake (the orchestrator does not allow our
+    certificate, or we have the wrong server key) is a protocol error too:
+    it is logged once per link and retried the same way, every second, so
+    a worker whose key is added to the allowed directory comes in.
 */
 #ifndef SBX_LINK_H_INCLUDED
 #define SBX_LINK_H_INCLUDED
@@ -18,11 +23,20 @@
 
 typedef struct sbx_link_t sbx_link_t;
 
+/*  CURVE client keys: the orchestrator's public key and our certificate.  */
+typedef struct {
+    uint8_t server_key[32];             /* the orchestrator's public key */
+    uint8_t public_key[32];             /* ours */
+    uint8_t secret_key[32];             /* ours */
+} sbx_link_curve_t;
+
 /*  Socket of type (ZMQ_PULL, ZMQ_PUSH, ZMQ_SUB) connected to endpoint.
     name is for logs ("tasks"). max_frame caps received frames; linger_ms is
-    how long unsent frames may delay closing. NULL with err filled.        */
+    how long unsent frames may delay closing. curve: the CURVE client keys,
+    or NULL for a plain link. NULL with err filled.                         */
 sbx_link_t *sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
-                          int64_t max_frame, int linger_ms, char *err, size_t err_size);
+                          int64_t max_frame, int linger_ms, const sbx_link_curve_t *curve,
+                          char *err, size_t err_size);
 void sbx_link_destroy (sbx_link_t **self_p);
 
 void *sbx_link_socket (sbx_link_t *self);

@@ -43,7 +43,7 @@ main (int argc, char **argv)
     log_set_component ("agent-sandbox");
 
     static sbx_config_t cfg;
-    char err[512];
+    char err[8192];
     int rc = sbx_config_load (&cfg, argc, argv, err, sizeof err);
     if (rc == 1)
         return 0;
@@ -52,6 +52,16 @@ main (int argc, char **argv)
         return 1;
     }
     log_set_level (s_level (cfg.log_level));
+    /*  The link's keys: a missing or bad file stops the start here.       */
+    static sbx_link_curve_t keys;
+    rc = sbx_config_load_keys (&cfg, &keys, err, sizeof err);
+    if (rc < 0) {
+        fprintf (stderr, "agent-sandbox: %s\n", err);
+        return 1;
+    }
+    if (rc == 1)
+        log_event (CLOG_WARN, "worker_link_plain", "curve=off note=\"SANDBOX_CURVE=off: the"
+                   " worker link is unauthenticated and unencrypted; for tests only\"");
 
     /*  Isolation first, while this is the only thread (the capability
         bounding set is per thread; the namespace probe clones): one log
@@ -93,7 +103,10 @@ main (int argc, char **argv)
         return 1;
     }
 
-    sbx_worker_t *worker = sbx_worker_new (&cfg, iso, sigfd, err, sizeof err);
+    sbx_worker_t *worker = sbx_worker_new (&cfg, iso, sigfd, rc == 0 ? &keys : NULL, err,
+                                           sizeof err);
+    /*  The sockets have their copies.                                      */
+    explicit_bzero (&keys, sizeof keys);
     if (!worker) {
         fprintf (stderr, "agent-sandbox: %s\n", err);
         close (sigfd);

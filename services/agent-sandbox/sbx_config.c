@@ -1,7 +1,9 @@
 /*  sbx_config.c - settings table and start-up checks of the agent-sandbox. */
 #define _GNU_SOURCE
 #include "sbx_config.h"
+#include "cert.h"
 #include "config.h"
+#include "log.h"
 #include "proto.h"
 #include "workspace.h"
 
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KIB 1024ll
@@ -40,6 +43,15 @@ sbx_config_load (sbx_config_t *cfg, int argc, char **argv, char *err, size_t err
           NULL, "orchestrator's results socket (we PUSH)", &cfg->results_endpoint, false },
         { "SANDBOX_CONTROL_ENDPOINT", "control-endpoint", CFG_ENDPOINT, "tcp://127.0.0.1:5559", 0, 0,
           NULL, "orchestrator's control socket (we SUB)", &cfg->control_endpoint, false },
+        { "SANDBOX_CURVE", "curve", CFG_CHOICE, "on", 0, 0, "on|off",
+          "CURVE on the worker link (must match ORCH_CURVE); off: plain, for tests only",
+          &cfg->curve, false },
+        { "SANDBOX_SERVER_KEY", "server-key", CFG_STRING, "./keys/server.key", 1, 0, NULL,
+          "the orchestrator's public certificate (keygen: DIR/server.key)",
+          &cfg->server_key_file, false },
+        { "SANDBOX_CERT", "cert", CFG_STRING, "./keys/worker.key_secret", 1, 0, NULL,
+          "this worker's secret certificate, 0600 (keygen: DIR/worker.key_secret)",
+          &cfg->cert_file, false },
         { "SANDBOX_SLOTS", "slots", CFG_INT, slots_def, 1, 256, NULL,
           "tasks run at once; the default is the number of online CPUs", &cfg->slots, false },
         { "SANDBOX_WORK_DIR", "work-dir", CFG_STRING, "./sandbox_io/work", 1, 0, NULL,
@@ -227,4 +239,37 @@ sbx_config_iso (const sbx_config_t *cfg, sbx_iso_config_t *iso)
     iso->work_dir = cfg->work_dir;
     iso->slots = (size_t) cfg->slots;
     iso->allow_network = cfg->allow_network;
+}
+
+int
+sbx_config_load_keys (const sbx_config_t *cfg, sbx_link_curve_t *keys, char *err,
+                      size_t err_size)
+{
+    memset (keys, 0, sizeof *keys);
+    if (strcmp (cfg->curve, "off") == 0)
+        return 1;
+    cert_t server, own;
+    char why[4800];
+    if (cert_load (cfg->server_key_file, false, &server, why, sizeof why)) {
+        snprintf (err, err_size, "SANDBOX_SERVER_KEY=%s: %s; it is the orchestrator's public"
+                  " certificate (server.key): create the keys with `orchestrator keygen keys/`"
+                  " and point SANDBOX_SERVER_KEY at DIR/server.key", cfg->server_key_file, why);
+        return -1;
+    }
+    cert_wipe (&server);                /* a secret there is not ours to keep */
+    if (cert_load (cfg->cert_file, true, &own, why, sizeof why)) {
+        snprintf (err, err_size, "SANDBOX_CERT=%s: %s; it is this worker's secret certificate:"
+                  " create the keys with `orchestrator keygen keys/` and point SANDBOX_CERT at"
+                  " DIR/worker.key_secret", cfg->cert_file, why);
+        return -1;
+    }
+    memcpy (keys->server_key, server.public_key, sizeof keys->server_key);
+    memcpy (keys->public_key, own.public_key, sizeof keys->public_key);
+    memcpy (keys->secret_key, own.secret_key, sizeof keys->secret_key);
+    cert_wipe (&own);
+    struct stat st;
+    if (stat (cfg->cert_file, &st) == 0 && (st.st_mode & 077))
+        log_event (CLOG_WARN, "key_file_open", "file=%s mode=%03o note=\"a secret certificate"
+                   " should be 0600\"", cfg->cert_file, (unsigned) (st.st_mode & 0777));
+    return 0;
 }

@@ -5,6 +5,7 @@
 #define SBX_CONFIG_H_INCLUDED
 
 #include "isolation.h"
+#include "link.h"
 #include "spec.h"
 
 #include <stdbool.h>
@@ -40,6 +41,9 @@ typedef struct {
     const char *output_policy;          /* SANDBOX_OUTPUT_POLICY: truncate|kill */
     bool stream_output;                 /* SANDBOX_STREAM_OUTPUT: live output */
     const char *log_level;              /* debug|info|warn|error */
+    const char *curve;                  /* SANDBOX_CURVE: on|off */
+    const char *server_key_file;        /* SANDBOX_SERVER_KEY: public cert */
+    const char *cert_file;              /* SANDBOX_CERT: our secret cert */
     char worker_id_buf[300];            /* generated worker id */
     char work_dir_buf[4096];            /* resolved work directory */
     int64_t outbox_results;             /* SANDBOX_OUTBOX: results kept */
@@ -52,6 +56,12 @@ typedef struct {
     maxima, results fit the frame cap), create the work directory. Returns
     0; 1 when --help was printed; -1 with a message in err (exit 1).       */
 int sbx_config_load (sbx_config_t *cfg, int argc, char **argv, char *err, size_t err_size);
+
+/*  The CURVE keys of the worker link (SANDBOX_SERVER_KEY, SANDBOX_CERT).
+    0: loaded into keys; 1: SANDBOX_CURVE=off (plain link, keys zeroed);
+    -1: err names the variable, the file, what is wrong and what to do.   */
+int sbx_config_load_keys (const sbx_config_t *cfg, sbx_link_curve_t *keys, char *err,
+                          size_t err_size);
 
 /*  What every run needs, taken from cfg (which must outlive it); conf->iso
     is the caller's to set.                                                 */

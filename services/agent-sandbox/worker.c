@@ -690,8 +690,8 @@ sbx_worker_run (sbx_worker_t *self)
 }
 
 sbx_worker_t *
-sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd, char *err,
-                size_t err_size)
+sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd,
+                const sbx_link_curve_t *curve, char *err, size_t err_size)
 {
     sbx_worker_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -716,15 +716,18 @@ sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd, char *
         goto fail;
     }
     self->tasks = sbx_link_new (self->ctx, ZMQ_PULL, "tasks", cfg->tasks_endpoint,
-                                cfg->max_frame, TASK_SOCKET_LINGER_MS, err, err_size);
+                                cfg->max_frame, TASK_SOCKET_LINGER_MS, curve, err,
+                                err_size);
     if (!self->tasks)
         goto fail;
     self->results = sbx_link_new (self->ctx, ZMQ_PUSH, "results", cfg->results_endpoint,
-                                  cfg->max_frame, RESULT_SOCKET_LINGER_MS, err, err_size);
+                                  cfg->max_frame, RESULT_SOCKET_LINGER_MS, curve, err,
+                                  err_size);
     if (!self->results)
         goto fail;
     self->control = sbx_link_new (self->ctx, ZMQ_SUB, "control", cfg->control_endpoint,
-                                  cfg->max_frame, TASK_SOCKET_LINGER_MS, err, err_size);
+                                  cfg->max_frame, TASK_SOCKET_LINGER_MS, curve, err,
+                                  err_size);
     if (!self->control)
         goto fail;
 

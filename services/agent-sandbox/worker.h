@@ -21,9 +21,10 @@ typedef struct sbx_worker_t sbx_worker_t;
     signalfd for SIGTERM/SIGINT (blocked before this call, so libzmq's
     threads inherit the mask). iso holds the isolation layers every task
     gets (made before any thread exists: see isolation.h). cfg and iso
-    must outlive the worker. NULL with a message in err.                   */
+    must outlive the worker. curve: the CURVE keys of the link (copied into
+    the sockets), NULL for a plain link. NULL with a message in err.       */
 sbx_worker_t *sbx_worker_new (const sbx_config_t *cfg, const sbx_iso_t *iso, int sigfd,
-                              char *err, size_t err_size);
+                              const sbx_link_curve_t *curve, char *err, size_t err_size);
 
 /*  Run until stopped: the first SIGTERM/SIGINT closes the tasks socket and
     lets running tasks finish and their results be acknowledged, for up to

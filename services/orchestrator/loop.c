@@ -1,5 +1,6 @@
 /*  loop.c - zmq_poll over sockets, MHD and signals; cron.                  */
 #include "loop.h"
+#include "curve.h"
 #include "dispatch.h"
 #include "http.h"
 #include "leases.h"
@@ -107,12 +108,21 @@ s_shutdown (orch_t *orch, int signo)
 int
 orch_loop_run (orch_t *orch, int signal_fd)
 {
-    zmq_pollitem_t items[] = {
+    zmq_pollitem_t items[4 + ORCH_CURVE_POLL_MAX] = {
         { orch->results, 0, ZMQ_POLLIN, 0 },
         { orch_submit_socket (orch->submit), 0, ZMQ_POLLIN, 0 },
         { NULL, orch_http_fd (orch->http), ZMQ_POLLIN, 0 },
         { NULL, signal_fd, ZMQ_POLLIN, 0 },
     };
+    /*  CURVE: the ZAP handler (every worker handshake waits for its answer)
+        and the monitors of the worker sockets.                             */
+    int count = 4;
+    if (orch->curve) {
+        void *socks[ORCH_CURVE_POLL_MAX];
+        size_t n = orch_curve_sockets (orch->curve, socks, ORCH_CURVE_POLL_MAX);
+        for (size_t i = 0; i < n; i++)
+            items[count++] = (zmq_pollitem_t) { socks[i], 0, ZMQ_POLLIN, 0 };
+    }
     int64_t next_cron = orch_mono_ms () + ORCH_CRON_MS;
     int signo = 0;
     while (!signo) {
@@ -121,7 +131,7 @@ orch_loop_run (orch_t *orch, int signal_fd)
         int64_t mhd = orch_http_timeout (orch->http);
         if (mhd >= 0 && mhd < timeout)
             timeout = (long) mhd;
-        int rc = zmq_poll (items, 4, timeout);
+        int rc = zmq_poll (items, count, timeout);
         if (rc < 0 && zmq_errno () != EINTR) {
             log_event (CLOG_ERROR, "poll_failed", "error=\"%s\"", zmq_strerror (zmq_errno ()));
             break;
@@ -133,6 +143,11 @@ orch_loop_run (orch_t *orch, int signal_fd)
                 orch_results_drain (orch, DRAIN_MAX);
             if (items[1].revents & ZMQ_POLLIN)
                 orch_submit_drain (orch->submit, DRAIN_MAX);
+            for (int i = 4; i < count; i++)
+                if (items[i].revents & ZMQ_POLLIN) {
+                    orch_curve_drain (orch->curve);
+                    break;
+                }
         }
         orch_http_run (orch->http);
         orch_dispatch_run (orch);

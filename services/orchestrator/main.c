@@ -6,11 +6,17 @@
          threads inherit the mask and SIGTERM reaches only our signalfd;
       3. data directory, token, store (the queue is rebuilt from it, and
          the tasks left in flight get fresh leases: recovery.h);
-      4. sockets and HTTP bound, then exactly one "event=ready" line with
+      4. the CURVE keys and the ZAP handler (curve.h) BEFORE the worker
+         sockets are bound: libzmq lets every CURVE client in while no ZAP
+         handler is bound;
+      5. sockets and HTTP bound, then exactly one "event=ready" line with
          the real ports (tests parse it).
+
+    `orchestrator keygen DIR` only writes the keys (curve.h) and exits.
 */
 #include "config.h"
 #include "control.h"
+#include "curve.h"
 #include "dispatch.h"
 #include "events.h"
 #include "http.h"
@@ -88,11 +94,16 @@ s_make_dirs (const char *path, char *err, size_t err_size)
 }
 
 static void *
-s_bind (orch_t *orch, int type, const char *endpoint, const char *name)
+s_bind (orch_t *orch, int type, const char *endpoint, const char *name, const char *link)
 {
     void *sock = zmq_socket (orch->zctx, type);
     int linger = 1000;
     int64_t max = orch->cfg->max_frame;
+    if (sock && orch->curve && orch_curve_secure (orch->curve, sock, link)) {
+        fprintf (stderr, "orchestrator: cannot set up CURVE on %s=%s: %s\n", name, endpoint,
+                 zmq_strerror (zmq_errno ()));
+        exit (1);
+    }
     if (!sock
         || zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger)
         || (type == ZMQ_PULL && zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max))
@@ -119,13 +130,37 @@ s_level (const char *name)
          : !strcmp (name, "error") ? CLOG_ERROR : CLOG_INFO;
 }
 
+/*  `orchestrator keygen DIR` (or --keygen DIR, --keygen=DIR).             */
+static int
+s_keygen (int argc, char **argv)
+{
+    const char *dir = NULL;
+    if (!strncmp (argv[1], "--keygen=", 9))
+        dir = argv[1] + 9;
+    else if (argc == 3)
+        dir = argv[2];
+    if (!dir || !*dir || argc > 3 || (argc == 3 && !strncmp (argv[1], "--keygen=", 9))) {
+        fprintf (stderr, "usage: orchestrator keygen DIR   (e.g. orchestrator keygen keys/)\n");
+        return 1;
+    }
+    char err[8192];
+    if (orch_curve_keygen (dir, stdout, err, sizeof err)) {
+        fprintf (stderr, "orchestrator: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     umask (077);
+    if (argc >= 2 && (!strcmp (argv[1], "keygen") || !strcmp (argv[1], "--keygen")
+                      || !strncmp (argv[1], "--keygen=", 9)))
+        return s_keygen (argc, argv);
     log_set_component ("orchestrator");
     orch_config_t cfg;
-    char err[1024];
+    char err[8192];
     int rc = orch_config_load (&cfg, argc, argv, err, sizeof err);
     if (rc > 0)
         return 0;
@@ -194,10 +229,22 @@ main (int argc, char **argv)
     orch.zctx = zmq_ctx_new ();
     if (!orch.zctx)
         s_die ("zmq_ctx_new: %s", zmq_strerror (zmq_errno ()));
-    orch.tasks = s_bind (&orch, ZMQ_PUSH, cfg.tasks_endpoint, "ORCH_TASKS_ENDPOINT");
-    orch.results = s_bind (&orch, ZMQ_PULL, cfg.results_endpoint, "ORCH_RESULTS_ENDPOINT");
+    if (strcmp (cfg.curve, "off") == 0)
+        log_event (CLOG_WARN, "worker_link_plain", "curve=off note=\"ORCH_CURVE=off: the"
+                   " tasks, results and control sockets take ANY peer, unencrypted; for"
+                   " tests only\"");
+    else {
+        orch.curve = orch_curve_new (orch.zctx, cfg.keys_dir, err, sizeof err);
+        if (!orch.curve)
+            s_die ("%s", err);
+        log_event (CLOG_INFO, "worker_link_secured", "curve=on keys_dir=%s allowed_workers=%zu",
+                   cfg.keys_dir, orch_curve_allowed (orch.curve));
+    }
+    orch.tasks = s_bind (&orch, ZMQ_PUSH, cfg.tasks_endpoint, "ORCH_TASKS_ENDPOINT", "tasks");
+    orch.results = s_bind (&orch, ZMQ_PULL, cfg.results_endpoint, "ORCH_RESULTS_ENDPOINT",
+                           "results");
     orch.control = orch_control_new (s_bind (&orch, ZMQ_PUB, cfg.control_endpoint,
-                                             "ORCH_CONTROL_ENDPOINT"));
+                                             "ORCH_CONTROL_ENDPOINT", "control"));
     if (!orch.control)
         s_die ("%s", "out of memory");
     orch.submit = orch_submit_new (&orch, cfg.submit_endpoint, err, sizeof err);
@@ -228,6 +275,7 @@ main (int argc, char **argv)
     zmq_close (orch.results);
     zmq_close (orch_control_socket (orch.control));
     orch_control_destroy (&orch.control);
+    orch_curve_destroy (&orch.curve);
     zmq_ctx_term (orch.zctx);
     orch_waiters_destroy (&orch.waiters);
     orch_workers_destroy (&orch.workers);

@@ -28,6 +28,7 @@ typedef struct orch_events_t orch_events_t;
 typedef struct orch_stats_t orch_stats_t;
 typedef struct orch_sessions_t orch_sessions_t;
 typedef struct orch_live_t orch_live_t;
+typedef struct orch_curve_t orch_curve_t;
 
 #define ORCH_TOKEN_MAX 256              /* longest API token accepted */
 
@@ -39,6 +40,7 @@ typedef struct {
     void *tasks;                        /* PUSH, bound: task frames out */
     void *results;                      /* PULL, bound: worker frames in */
     orch_control_t *control;            /* PUB, bound: ack / cancel */
+    orch_curve_t *curve;                /* CURVE keys and ZAP, or NULL (off) */
     orch_store_t *store;                /* SQLite state */
     orch_workers_t *workers;            /* worker table and credit */
     orch_dispatch_t *dispatch;          /* queue of tasks to send */

@@ -9,7 +9,12 @@
 #define ORCH_USAGE \
     "usage: orchestrator [OPTIONS]\n\n" \
     "Serves the REST API and the CLI's submit socket, keeps every task in\n" \
-    "SQLite and dispatches tasks to agent-sandbox workers over ZeroMQ."
+    "SQLite and dispatches tasks to agent-sandbox workers over ZeroMQ.\n\n" \
+    "       orchestrator keygen DIR\n\n" \
+    "creates the CURVE keys of the worker link in DIR (never replacing a file):\n" \
+    "DIR/server.key_secret and DIR/workers/ for the orchestrator (ORCH_KEYS_DIR=DIR),\n" \
+    "DIR/server.key and DIR/worker.key_secret for agent-sandbox (SANDBOX_SERVER_KEY,\n" \
+    "SANDBOX_CERT). Secret files are 0600."
 
 int
 orch_config_load (orch_config_t *cfg, int argc, char **argv, char *err, size_t err_size)
@@ -64,6 +69,12 @@ orch_config_load (orch_config_t *cfg, int argc, char **argv, char *err, size_t e
         { "ORCH_EVENT_HISTORY", "event-history", CFG_INT, "4096", 16, 1000000, NULL,
           "changes kept for event streams that resume (Last-Event-ID)",
           &cfg->event_history, false },
+        { "ORCH_CURVE", "curve", CFG_CHOICE, "on", 0, 0, "on|off",
+          "CURVE on the worker link (tasks, results, control); off: plain, for tests only",
+          &cfg->curve, false },
+        { "ORCH_KEYS_DIR", "keys-dir", CFG_STRING, "./keys", 1, 0, NULL,
+          "server.key_secret and workers/*.key (allowed workers); see `orchestrator keygen`",
+          &cfg->keys_dir, false },
         { "ORCH_LOG_LEVEL", "log-level", CFG_CHOICE, "info", 0, 0, "debug|info|warn|error",
           "least severe log level printed", &cfg->log_level, false },
     };

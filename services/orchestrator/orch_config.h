@@ -33,6 +33,8 @@ struct orch_config_t {
     int64_t max_output_stored;          /* ORCH_MAX_OUTPUT_STORED, bytes/stream */
     int64_t sse_ping;                   /* ORCH_SSE_PING, ms */
     int64_t event_history;              /* ORCH_EVENT_HISTORY, events kept */
+    const char *curve;                  /* ORCH_CURVE: on|off */
+    const char *keys_dir;               /* ORCH_KEYS_DIR (curve.h) */
     const char *log_level;              /* ORCH_LOG_LEVEL */
 };
 

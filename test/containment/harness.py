@@ -29,7 +29,8 @@ import uuid
 import msgpack
 import zmq
 
-from conftest import Orchestrator, Service, System, bin_path, sanitizer_reports
+from conftest import (Orchestrator, Service, System, bin_path, sanitizer_reports,
+                      sandbox_curve_env)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAIN_RUNNER = os.path.join(HERE, "plain_runner.py")
@@ -59,6 +60,7 @@ class PlainRunner(Service):
             "SANDBOX_CONTROL_ENDPOINT": orch.control,
             "SANDBOX_SLOTS": str(slots),
             "SANDBOX_WORK_DIR": self.work_dir,
+            **sandbox_curve_env(),
         }
         base.update(env or {})
         super().__init__(name, [sys.executable, PLAIN_RUNNER], base,

@@ -30,6 +30,7 @@ SIGTERM: kill running tasks, exit 0.
 """
 import os
 import queue
+import re
 import secrets
 import selectors
 import shutil
@@ -238,6 +239,24 @@ class Runner:
         self.outbox = {}                # id -> [frame, last_sent]
         self.stopping = False
 
+    @staticmethod
+    def curve(sock):
+        """CURVE client with SANDBOX_SERVER_KEY / SANDBOX_CERT (zcert files),
+        like agent-sandbox, unless SANDBOX_CURVE=off."""
+        env = os.environ
+        if env.get("SANDBOX_CURVE", "on") == "off":
+            return
+
+        def keys(path):
+            with open(path) as f:
+                text = f.read()
+            return [re.search(r'^\s+%s-key = "(.{40})"' % k, text, re.M)
+                    for k in ("public", "secret")]
+        sock.curve_serverkey = keys(env["SANDBOX_SERVER_KEY"])[0].group(1).encode()
+        pub, sec = keys(env["SANDBOX_CERT"])
+        sock.curve_publickey = pub.group(1).encode()
+        sock.curve_secretkey = sec.group(1).encode()
+
     def finished(self, run, result):
         self.done.put((run, result))
 
@@ -249,6 +268,7 @@ class Runner:
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         for s in (pull, push, sub):
             s.setsockopt(zmq.LINGER, 0)
+            self.curve(s)
         pull.connect(self.tasks_ep)
         push.connect(self.results_ep)
         sub.connect(self.control_ep)

@@ -8,17 +8,27 @@ Fixtures:
   orch    -- a running orchestrator (no worker)
   system  -- an orchestrator plus one agent-sandbox with 2 slots
 
+CURVE: the worker link is CURVE-authenticated by default. curve_keys ()
+generates one set of keys per session with the real `orchestrator keygen`;
+Orchestrator and Sandbox use it unless their env says otherwise (ORCH_CURVE /
+SANDBOX_CURVE=off, other key files). Fake peers in Python apply the same
+certificates with curve_client (sock) (a worker) or curve_server (sock) (an
+orchestrator).
+
 Faults: Service.kill9 / sigstop / sigcont; Orchestrator.same_ports () gives
 the environment that binds a new orchestrator to the ports of a running or
 dead one (ZeroMQ and HTTP clients reconnect to the same addresses), and
 System.restart_orchestrator () uses it; System.add_sandbox () starts more
 workers.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +50,64 @@ SAN_ENV = {
 
 def bin_path(name):
     return os.path.join(BIN_DIR, name)
+
+
+_KEYS = {}
+
+
+def curve_keys():
+    """The session's key directory (`orchestrator keygen`, made once):
+    server.key, server.key_secret, workers/worker.key, worker.key_secret."""
+    if "dir" not in _KEYS:
+        parent = tempfile.mkdtemp(prefix="cleudo-e2e-keys-")
+        atexit.register(shutil.rmtree, parent, True)
+        keys = os.path.join(parent, "keys")
+        proc = subprocess.run([bin_path("orchestrator"), "keygen", keys], capture_output=True,
+                              env={**os.environ, **SAN_ENV}, timeout=30)
+        assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+        _KEYS["dir"] = keys
+    return _KEYS["dir"]
+
+
+def orch_curve_env():
+    """What an Orchestrator gets by default: CURVE with the session's keys."""
+    return {"ORCH_KEYS_DIR": curve_keys()}
+
+
+def sandbox_curve_env():
+    """What a Sandbox gets by default: the server's key, the worker's cert."""
+    keys = curve_keys()
+    return {"SANDBOX_SERVER_KEY": os.path.join(keys, "server.key"),
+            "SANDBOX_CERT": os.path.join(keys, "worker.key_secret")}
+
+
+def read_cert(path):
+    """(public, secret or None) Z85 keys of a zcert file, as bytes."""
+    with open(path) as f:
+        text = f.read()
+    pub = re.search(r'^\s+public-key = "(.{40})"', text, re.M)
+    sec = re.search(r'^\s+secret-key = "(.{40})"', text, re.M)
+    return pub.group(1).encode(), sec.group(1).encode() if sec else None
+
+
+def curve_client(sock, cert=None, server_key=None):
+    """Make a pyzmq socket (before connect) a CURVE client: by default the
+    allowed worker certificate of the session and its orchestrator's key."""
+    keys = curve_keys()
+    pub, sec = read_cert(cert or os.path.join(keys, "worker.key_secret"))
+    sock.curve_serverkey = read_cert(server_key or os.path.join(keys, "server.key"))[0]
+    sock.curve_publickey = pub
+    sock.curve_secretkey = sec
+    return sock
+
+
+def curve_server(sock):
+    """Make a pyzmq socket (before bind) the CURVE server of the session's
+    keys, as a fake orchestrator (pyzmq has no ZAP handler: any client
+    with the server key gets in)."""
+    sock.curve_server = True
+    sock.curve_secretkey = read_cert(os.path.join(curve_keys(), "server.key_secret"))[1]
+    return sock
 
 
 def sanitizer_reports(text):
@@ -118,6 +186,7 @@ class Orchestrator(Service):
             "ORCH_CONTROL_ENDPOINT": "tcp://127.0.0.1:*",
             "ORCH_DATA_DIR": self.data_dir,
             "ORCH_WORKER_TIMEOUT": "3s",
+            **orch_curve_env(),
         }
         if token is not None:
             base["ORCH_API_TOKEN"] = token
@@ -172,6 +241,7 @@ class Sandbox(Service):
             "SANDBOX_CONTROL_ENDPOINT": orch.control,
             "SANDBOX_SLOTS": str(slots),
             "SANDBOX_WORK_DIR": self.work_dir,
+            **sandbox_curve_env(),
         }
         base.update(env or {})
         self.worker_id = base.get("SANDBOX_WORKER_ID")

@@ -21,7 +21,7 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import Orchestrator, sanitizer_reports
+from conftest import Orchestrator, curve_client, sanitizer_reports
 
 # A worker that never heartbeats would die after conftest's 3 s; these tests
 # are about other things, so give workers room unless a test says otherwise.
@@ -43,11 +43,11 @@ class FakeWorker:
         self.id = worker
         self.slots = slots
         self.ctx = zmq.Context()
-        self.pull = self.ctx.socket(zmq.PULL)
+        self.pull = curve_client(self.ctx.socket(zmq.PULL))
         self.pull.connect(orch.tasks)
-        self.push = self.ctx.socket(zmq.PUSH)
+        self.push = curve_client(self.ctx.socket(zmq.PUSH))
         self.push.connect(orch.results)
-        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub = curve_client(self.ctx.socket(zmq.SUB))
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(orch.control)
         for s in (self.pull, self.push, self.sub):
@@ -333,7 +333,7 @@ def test_stale_unknown_and_duplicate_results_never_overwrite(orch, worker):
 def test_garbage_on_results_socket_is_dropped_and_service_keeps_serving(start):
     orch = start(env={"ORCH_MAX_FRAME": "64K"})
     ctx = zmq.Context()
-    bad = ctx.socket(zmq.PUSH)
+    bad = curve_client(ctx.socket(zmq.PUSH))
     bad.setsockopt(zmq.LINGER, 0)
     bad.connect(orch.results)
     for frame in (b"", b"garbage", pack([1, 2, 3]), pack({"v": 1}),

@@ -18,6 +18,8 @@ import msgpack
 import pytest
 import zmq
 
+from conftest import curve_server, sandbox_curve_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN_DIR = os.environ.get("CLEUDO_BIN_DIR", os.path.join(REPO, "build", "test"))
 BINARY = os.path.join(BIN_DIR, "agent-sandbox")
@@ -54,14 +56,14 @@ class FakeOrchestrator:
     def __init__(self):
         self.auto_ack = True
         self.ctx = zmq.Context()
-        self.tasks = self.ctx.socket(zmq.PUSH)
+        self.tasks = curve_server(self.ctx.socket(zmq.PUSH))
         self.tasks.setsockopt(zmq.LINGER, 0)
         self.tasks.setsockopt(zmq.SNDTIMEO, 15000)
         self.tasks.bind("tcp://127.0.0.1:*")
-        self.results = self.ctx.socket(zmq.PULL)
+        self.results = curve_server(self.ctx.socket(zmq.PULL))
         self.results.setsockopt(zmq.LINGER, 0)
         self.results.bind("tcp://127.0.0.1:*")
-        self.control = self.ctx.socket(zmq.PUB)
+        self.control = curve_server(self.ctx.socket(zmq.PUB))
         self.control.setsockopt(zmq.LINGER, 0)
         self.control.bind("tcp://127.0.0.1:*")
         self.seen = []                  # every frame received, in order
@@ -114,7 +116,7 @@ class FakeOrchestrator:
     def rebind_results(self):
         ep = self.endpoint(self.results)
         self.results.close(0)
-        self.results = self.ctx.socket(zmq.PULL)
+        self.results = curve_server(self.ctx.socket(zmq.PULL))
         self.results.setsockopt(zmq.LINGER, 0)
         for _ in range(100):
             try:
@@ -147,6 +149,7 @@ class Worker:
             "SANDBOX_LOG_LEVEL": "debug",
             "SANDBOX_GRACE": "2s",
             "SANDBOX_RESEND": "300ms",
+            **sandbox_curve_env(),
         })
         full.update(env or {})
         self.log = open(self.log_path, "ab")
@@ -633,7 +636,7 @@ def _run_binary(env, timeout=30, until=None):
     full.update(SAN_ENV)
     full.update({"SANDBOX_TASKS_ENDPOINT": "tcp://127.0.0.1:9", "SANDBOX_SLOTS": "1",
                  "SANDBOX_RESULTS_ENDPOINT": "tcp://127.0.0.1:9",
-                 "SANDBOX_CONTROL_ENDPOINT": "tcp://127.0.0.1:9"})
+                 "SANDBOX_CONTROL_ENDPOINT": "tcp://127.0.0.1:9", **sandbox_curve_env()})
     full.update(env)
     p = subprocess.Popen([BINARY], env=full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
