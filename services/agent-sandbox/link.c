@@ -22,6 +22,7 @@ struct sbx_link_t {
     bool connected;                     /* CONNECTED seen, no DISCONNECTED */
     int64_t restart_at;                 /* when to reconnect by hand */
     bool refusal_logged;                /* a failed handshake was logged */
+    bool handshaken;                    /* ZMTP handshake done since CONNECTED */
 };
 
 static int
@@ -156,12 +157,23 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
         }
         switch (event) {
             case ZMQ_EVENT_CONNECTED:
+                self->handshaken = false;
                 self->awaiting_retry = false;
                 self->connected = true;
                 ups++;
                 log_event (CLOG_INFO, "link_up", "socket=%s endpoint=%s", self->name, self->endpoint);
                 break;
             case ZMQ_EVENT_DISCONNECTED:
+                /*  Dropped before the handshake ended, and libzmq did not
+                    say why (the orchestrator closed first): once.          */
+                if (self->connected && !self->handshaken && !self->refusal_logged) {
+                    self->refusal_logged = true;
+                    log_event (CLOG_ERROR, "link_refused", "socket=%s endpoint=%s note=\"closed"
+                               " during the handshake: SANDBOX_CURVE and ORCH_CURVE must agree,"
+                               " SANDBOX_SERVER_KEY must be the orchestrator's server.key and"
+                               " our certificate (SANDBOX_CERT) must be allowed there\"",
+                               self->name, self->endpoint);
+                }
                 self->connected = false;
                 self->awaiting_retry = self->socket != NULL;
                 self->restart_at = now_ms + RESTART_AFTER_MS;
@@ -173,6 +185,7 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
                 self->awaiting_retry = false;
                 break;
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                self->handshaken = true;
                 if (self->refusal_logged)
                     log_event (CLOG_INFO, "link_accepted", "socket=%s endpoint=%s", self->name,
                                self->endpoint);
@@ -196,7 +209,9 @@ sbx_link_on_monitor (sbx_link_t *self, int64_t now_ms)
                            : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
                            ? "CURVE handshake failed: is SANDBOX_SERVER_KEY the orchestrator's"
                              " server.key?"
-                           : "handshake failed");
+                           : "handshake failed: SANDBOX_CURVE and ORCH_CURVE must agree,"
+                             " SANDBOX_SERVER_KEY must be the orchestrator's server.key and our"
+                             " certificate (SANDBOX_CERT) must be allowed there");
                 break;
             default:
                 break;

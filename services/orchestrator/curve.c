@@ -317,8 +317,7 @@ orch_curve_secure (orch_curve_t *self, void *socket, const char *name)
         return -1;
     /*  Handshakes that fail before ZAP is asked: a peer without CURVE
         (mechanism mismatch) or with another server key (cryptographic). */
-    if (zmq_socket_monitor (socket, inproc, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+    if (zmq_socket_monitor (socket, inproc, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
         return -1;
     s_watched_t *w = &self->watched[self->watched_count];
     w->monitor = zmq_socket (self->zctx, ZMQ_PAIR);
@@ -445,9 +444,9 @@ s_zap_one (orch_curve_t *self)
     size_t alen = f[3].size < ZAP_FRAME_MAX ? f[3].size : ZAP_FRAME_MAX;
     size_t mlen = f[5].size < ZAP_FRAME_MAX ? f[5].size : ZAP_FRAME_MAX;
     /*  "cleudo.results" -> socket="results"                                 */
-    if (ours)
-        log_quote (domain, sizeof domain, f[2].data + strlen (ZAP_DOMAIN_PREFIX),
-                   dlen - strlen (ZAP_DOMAIN_PREFIX));
+    if (ours)                           /* our own ZMQ_ZAP_DOMAIN: plain text */
+        snprintf (domain, sizeof domain, "%.*s", (int) (dlen - strlen (ZAP_DOMAIN_PREFIX)),
+                  (const char *) f[2].data + strlen (ZAP_DOMAIN_PREFIX));
     else
         log_quote (domain, sizeof domain, f[2].data, dlen > 60 ? 60 : dlen);
     log_quote (address, sizeof address, f[3].data, alen > 60 ? 60 : alen);
@@ -495,12 +494,12 @@ s_monitor_one (orch_curve_t *self, s_watched_t *w)
             more = zmq_msg_recv (&msg, w->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more (&msg);
             zmq_msg_close (&msg);
         }
-        if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-            && event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        /*  NO_DETAIL: the peer hung up during the handshake (after our
+            protocol error, or a port scan): nothing to say about it.      */
+        if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
             continue;
         self->refused++;
-        const char *reason = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                           ? s_protocol_reason (value) : "handshake_failed";
+        const char *reason = s_protocol_reason (value);
         /*  No key, and libzmq does not say which peer: once per socket and
             reason.                                                         */
         uint64_t fp = s_hash (w->name, strlen (w->name), 1469598103934665603ull);
