@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "../../services/agent-sandbox/child.h"
 #include "../../services/agent-sandbox/isolation.h"
+#include "cert.h"
 #include "log.h"
 #include "../../services/agent-sandbox/outbox.h"
 #include "../../services/agent-sandbox/outcap.h"
@@ -1646,6 +1647,66 @@ s_clear_sandbox_env (void)
     }
 }
 
+
+START_TEST (config_keys_load_and_errors)
+{
+    char server_pub[400], server_sec[400], own_sec[400], own_pub[400], err[8192];
+    snprintf (server_pub, sizeof server_pub, "%s/server.key", s_tmp);
+    snprintf (server_sec, sizeof server_sec, "%s/server.key_secret", s_tmp);
+    snprintf (own_pub, sizeof own_pub, "%s/worker.key", s_tmp);
+    snprintf (own_sec, sizeof own_sec, "%s/worker.key_secret", s_tmp);
+    cert_t server, own;
+    ck_assert_int_eq (cert_generate (&server), 0);
+    ck_assert_int_eq (cert_generate (&own), 0);
+    ck_assert_int_eq (cert_save_public (&server, server_pub, err, sizeof err), 0);
+    ck_assert_int_eq (cert_save_secret (&server, server_sec, err, sizeof err), 0);
+    ck_assert_int_eq (cert_save_public (&own, own_pub, err, sizeof err), 0);
+    ck_assert_int_eq (cert_save_secret (&own, own_sec, err, sizeof err), 0);
+
+    sbx_config_t cfg;
+    memset (&cfg, 0, sizeof cfg);
+    cfg.curve = "on";
+    cfg.server_key_file = server_pub;
+    cfg.cert_file = own_sec;
+    sbx_link_curve_t keys;
+    ck_assert_msg (sbx_config_load_keys (&cfg, &keys, err, sizeof err) == 0, "%s", err);
+    ck_assert_mem_eq (keys.server_key, server.public_key, 32);
+    ck_assert_mem_eq (keys.public_key, own.public_key, 32);
+    ck_assert_mem_eq (keys.secret_key, own.secret_key, 32);
+    /*  The server's secret file works as its public key too (only the
+        public key is taken).                                               */
+    cfg.server_key_file = server_sec;
+    ck_assert_int_eq (sbx_config_load_keys (&cfg, &keys, err, sizeof err), 0);
+    ck_assert_mem_eq (keys.server_key, server.public_key, 32);
+
+    /*  Missing files: the variable, the file and what to do.              */
+    char missing[400];
+    snprintf (missing, sizeof missing, "%s/nope", s_tmp);
+    cfg.cert_file = missing;
+    ck_assert_int_eq (sbx_config_load_keys (&cfg, &keys, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "SANDBOX_CERT="));
+    ck_assert_ptr_nonnull (strstr (err, missing));
+    ck_assert_ptr_nonnull (strstr (err, "orchestrator keygen"));
+    cfg.cert_file = own_sec;
+    cfg.server_key_file = missing;
+    ck_assert_int_eq (sbx_config_load_keys (&cfg, &keys, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "SANDBOX_SERVER_KEY="));
+    ck_assert_ptr_nonnull (strstr (err, missing));
+    /*  The public certificate where the secret one belongs.               */
+    cfg.server_key_file = server_pub;
+    cfg.cert_file = own_pub;
+    ck_assert_int_eq (sbx_config_load_keys (&cfg, &keys, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "SANDBOX_CERT="));
+    ck_assert_ptr_nonnull (strstr (err, "_secret"));
+    /*  Off: nothing is read, the keys stay zero.                          */
+    cfg.curve = "off";
+    cfg.cert_file = missing;
+    ck_assert_int_eq (sbx_config_load_keys (&cfg, &keys, err, sizeof err), 1);
+    uint8_t zero[32] = { 0 };
+    ck_assert_mem_eq (keys.secret_key, zero, 32);
+}
+END_TEST
+
 START_TEST (config_defaults_and_checks)
 {
     s_clear_sandbox_env ();
@@ -2290,6 +2351,7 @@ s_suite (void)
     tcase_add_test (tc, child_exec_failure_reported);
     tcase_add_test (tc, spec_find_program_and_env);
     tcase_add_test (tc, config_defaults_and_checks);
+    tcase_add_test (tc, config_keys_load_and_errors);
     suite_add_tcase (s, tc);
 
     tc = tcase_create ("reliability");
