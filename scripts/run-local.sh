@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the orchestrator and one agent-sandbox on localhost (what `make run` does).
 # State lives in data/, task workspaces in sandbox_io/work/. Ctrl-C stops both.
+# The worker link is CURVE-authenticated as in Docker: the keys are in keys/
+# (`orchestrator keygen keys/` makes them here when keys/ is empty or missing).
 # Every ORCH_* / SANDBOX_* variable of .env.example is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,19 @@ mkdir -p "$ORCH_DATA_DIR" "$SANDBOX_WORK_DIR"
 for b in orchestrator agent-sandbox cleudo; do
     [[ -x "$bin/$b" ]] || { echo "run-local: $bin/$b is missing: run make first" >&2; exit 1; }
 done
+
+# CURVE keys, the same layout as Docker's (docs/DOCKER.md, Keys). Both
+# programs default to keys/ (ORCH_KEYS_DIR, SANDBOX_SERVER_KEY, SANDBOX_CERT).
+if [[ ${ORCH_CURVE:-on} != off ]]; then
+    keys=${ORCH_KEYS_DIR:-keys}
+    if [[ ! -d $keys || -z $(ls -A "$keys") ]]; then
+        echo "run-local: creating the worker link's CURVE keys in $keys/"
+        "$bin/orchestrator" keygen "$keys" >/dev/null
+    fi
+    export ORCH_KEYS_DIR=$keys
+    export SANDBOX_SERVER_KEY=${SANDBOX_SERVER_KEY:-$keys/server.key}
+    export SANDBOX_CERT=${SANDBOX_CERT:-$keys/worker.key_secret}
+fi
 
 orch_pid=""
 sbx_pid=""

@@ -9,17 +9,19 @@
 #
 # It creates data/ exports/ uploads/ sandbox_io/ keys/, copies .env.example to
 # .env when .env is missing and writes a fresh random API token into .env when
-# ORCH_API_TOKEN is empty there, builds the images, runs `up -d`, waits until
-# every container is healthy and prints the dashboard URL, the token and a
-# cleudo example. Uses `docker compose`, or `docker-compose` when the plugin is
-# missing. Nothing it does destroys state: data/ and .env are only ever added to.
+# ORCH_API_TOKEN is empty there, builds the images, creates the worker link's
+# CURVE keys in keys/ when it is empty (`orchestrator keygen`, in the image),
+# runs `up -d`, waits until every container is healthy and prints the dashboard
+# URL, the token and a cleudo example. Uses `docker compose`, or `docker-compose`
+# when the plugin is missing. Nothing it does destroys state: data/, keys/ and
+# .env are only ever added to.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 sandboxes=""
 build=1
@@ -123,9 +125,10 @@ data_dir=$(setting CLEUDO_DATA_DIR ./data)
 exports_dir=$(setting CLEUDO_EXPORTS_DIR ./exports)
 uploads_dir=$(setting CLEUDO_UPLOADS_DIR ./uploads)
 io_dir=$(setting CLEUDO_SANDBOX_IO_DIR ./sandbox_io)
+keys_dir=$(setting CLEUDO_KEYS_DIR ./keys)
 
-mkdir -p "$data_dir" "$exports_dir" "$uploads_dir" "$io_dir" keys
-chmod 700 keys "$data_dir"
+mkdir -p "$data_dir" "$exports_dir" "$uploads_dir" "$io_dir" "$keys_dir"
+chmod 700 "$keys_dir" "$data_dir"
 if [[ $(id -u) -eq 0 ]]; then
     # The orchestrator owns its state; sandbox_io is shared through the group:
     # the sandboxes write there and the orchestrator reads.
@@ -138,7 +141,7 @@ else
         [[ $owner == "$uid" || $owner == "$sbx_uid" ]] || say "warning: $d belongs to uid $owner, not $uid: the containers may not write it (run with sudo, or set CLEUDO_UID/CLEUDO_GID/CLEUDO_SANDBOX_UID in .env)"
     done
 fi
-say "state directories: $data_dir $exports_dir $uploads_dir $io_dir keys"
+say "state directories: $data_dir $exports_dir $uploads_dir $io_dir $keys_dir"
 
 # ---- build and start -------------------------------------------------------------
 if [[ -z $sandboxes ]]; then
@@ -151,6 +154,35 @@ if [[ $build -eq 1 ]]; then
     DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1} COMPOSE_DOCKER_CLI_BUILD=${COMPOSE_DOCKER_CLI_BUILD:-1} \
         "${compose[@]}" build
 fi
+# ---- CURVE keys of the worker link -------------------------------------------------
+# `orchestrator keygen` (from the image just built) writes, when keys/ is empty:
+#   server.key_secret, workers/worker.key   mounted into cleudocode (read-only)
+#   server.key, worker.key_secret           mounted into every agent-sandbox (read-only)
+# Existing keys are never replaced (remove keys/* yourself to make new ones).
+key_files=(server.key server.key_secret worker.key_secret)
+if [[ -z $(ls -A "$keys_dir") ]]; then
+    image=$(setting CLEUDO_IMAGE cleudocode:latest)
+    say "creating the worker link's CURVE keys in $keys_dir (orchestrator keygen)"
+    docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run without --no-build"
+    keys_abs=$(cd "$keys_dir" && pwd)
+    docker run --rm --network none --user "$(id -u):$(id -g)" --entrypoint /usr/local/bin/orchestrator \
+        -v "$keys_abs:/keys" "$image" keygen /keys >/dev/null \
+        || die "orchestrator keygen failed (see above)"
+    if [[ $(id -u) -eq 0 ]]; then
+        # Each container reads its own secret: the orchestrator's user the
+        # server's, the sandboxes' user the worker's. Public files are 0644.
+        chown "$uid:$gid" "$keys_dir/server.key_secret" "$keys_dir/server.key"
+        chown "$sbx_uid:$gid" "$keys_dir/worker.key_secret"
+    fi
+fi
+for f in "${key_files[@]}"; do
+    [[ -f $keys_dir/$f ]] || die "$keys_dir/$f is missing (keys/ is not empty, so setup.sh makes none):
+  move $keys_dir away and run setup.sh again for new keys, or complete it (docs/DOCKER.md, Keys)"
+done
+ls "$keys_dir"/workers/*.key >/dev/null 2>&1 \
+    || die "$keys_dir/workers/ has no worker certificate (*.key): no sandbox could connect (docs/DOCKER.md, Keys)"
+say "worker link keys: $keys_dir (CURVE; the orchestrator admits the workers in $keys_dir/workers)"
+
 say "starting cleudocode and $sandboxes agent-sandbox container(s)"
 "${compose[@]}" up -d --scale "agent-sandbox=$sandboxes"
 

@@ -101,6 +101,22 @@ if sbx and orch:
     check(isinstance(dep, dict) and dep.get("cleudocode", {}).get("condition") == "service_healthy", "agent-sandbox waits for a healthy cleudocode")
     ports = orch.get("ports", [])
     check(len(ports) == 2 and all(str(p.get("host_ip", "")) == "127.0.0.1" if isinstance(p, dict) else str(p).startswith("127.0.0.1:") for p in ports), "cleudocode publishes 2 ports, on 127.0.0.1 by default")
+    # CURVE keys: each side gets only its own secret, read-only.
+    def mounts(svc):
+        out = []
+        for v in svc.get("volumes", []):
+            if isinstance(v, dict):
+                out.append((str(v.get("source", "")), str(v.get("target", "")), bool(v.get("read_only"))))
+            else:
+                parts = str(v).split(":")
+                out.append((parts[0], parts[1] if len(parts) > 1 else "", "ro" in parts[2:]))
+        return out
+    keys = lambda svc: [m for m in mounts(svc) if "/keys" in m[1]]
+    ok = lambda svc, want: sorted(m[1].rsplit("/keys/", 1)[-1] for m in keys(svc)) == want and all(m[2] for m in keys(svc))
+    check(ok(orch, ["server.key_secret", "workers"]), "cleudocode mounts server.key_secret and workers/ read-only, no worker secret")
+    check(ok(sbx, ["server.key", "worker.key_secret"]), "agent-sandbox mounts server.key and worker.key_secret read-only, no server secret")
+    env = lambda svc: svc.get("environment") if isinstance(svc.get("environment"), dict) else dict(str(e).split("=", 1) if "=" in str(e) else (str(e), None) for e in (svc.get("environment") or []))
+    check(env(orch).get("ORCH_CURVE") in (None, "on") and env(sbx).get("SANDBOX_CURVE") in (None, "on"), "the worker link is not switched to plain mode")
     for name, svc in s.items():
         for lim, v in (svc.get("ulimits") or {}).items():
             vals = [v] if isinstance(v, int) else list(v.values())
