@@ -334,10 +334,23 @@ class Service:
             f.write("\n".join(lines[-300:]) + ("\n" if lines else ""))
 
 
+def curve_keys(tmp):
+    """The worker link's CURVE keys (`orchestrator keygen`), made once per run
+    directory: the services run with CURVE on, as deployed."""
+    keys = os.path.join(tmp, "keys")
+    if not os.path.isdir(keys):
+        proc = subprocess.run([SNAP["orchestrator"], "keygen", keys], capture_output=True,
+                              timeout=30)
+        if proc.returncode != 0:
+            raise RunError("orchestrator keygen: " + proc.stderr.decode("utf-8", "replace"))
+    return keys
+
+
 class Orchestrator(Service):
     def __init__(self, tmp, name, env=None):
         self.data_dir = os.path.join(tmp, name + "-data")
         base = {
+            "ORCH_KEYS_DIR": curve_keys(tmp),
             "ORCH_HTTP_ADDR": "127.0.0.1:0",
             "ORCH_SUBMIT_ENDPOINT": "tcp://127.0.0.1:*",
             "ORCH_TASKS_ENDPOINT": "tcp://127.0.0.1:*",
@@ -362,6 +375,8 @@ class Sandbox(Service):
             "SANDBOX_RESULTS_ENDPOINT": orch.results,
             "SANDBOX_CONTROL_ENDPOINT": orch.control,
             "SANDBOX_WORK_DIR": self.work_dir,
+            "SANDBOX_SERVER_KEY": os.path.join(curve_keys(tmp), "server.key"),
+            "SANDBOX_CERT": os.path.join(curve_keys(tmp), "worker.key_secret"),
         }
         base.update(env or {})
         super().__init__(name, [SNAP["agent-sandbox"]], base,

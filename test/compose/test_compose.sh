@@ -139,16 +139,28 @@ check "setup.sh printed the dashboard URL and the token" \
 grep -q "$token" setup.log || fail "setup.sh did not print the token"
 check "setup.sh created data exports uploads sandbox_io keys" \
     test -d data -a -d exports -a -d uploads -a -d sandbox_io -a -d keys
+check "setup.sh created the CURVE keys (secrets 0600, a worker in keys/workers)" \
+    test "$(stat -c %a keys/server.key_secret keys/worker.key_secret | sort -u)" = 600 \
+        -a -f keys/server.key -a -f keys/workers/worker.key
+check "the secrets belong to the containers' users (server: 10000, worker: 10001)" \
+    test "$(stat -c %u keys/server.key_secret):$(stat -c %u keys/worker.key_secret)" = 10000:10001
+keys_before=$(cat keys/server.key_secret keys/worker.key_secret | sha256sum)
 say "setup.sh again (idempotent, --no-build)"
 before_token=$token
 check "a second setup.sh run succeeds" \
     logged setup2.log timeout 120 env COMPOSE_PROJECT_NAME=$PROJECT scripts/setup.sh --no-build -f compose/ci.override.yml
 check "a second setup.sh run keeps the token" test "$(sed -n 's/^ORCH_API_TOKEN=//p' .env)" = "$before_token"
+check "a second setup.sh run keeps the keys" \
+    test "$(cat keys/server.key_secret keys/worker.key_secret | sha256sum)" = "$keys_before"
 phase_done "setup.sh rerun"
 
 mapfile -t sandboxes < <("${compose[@]}" ps -q agent-sandbox)
 orch=$("${compose[@]}" ps -q cleudocode)
 check "2 agent-sandbox containers (kept by the rerun) and 1 cleudocode run" test "${#sandboxes[@]}" -eq 2 -a -n "$orch"
+"${compose[@]}" logs --no-color cleudocode >"$WORK/orch.log" 2>&1 || true
+check "the worker link is CURVE (event=worker_link_secured allowed_workers=1)" \
+    grep -q 'event=worker_link_secured curve=on keys_dir=/srv/cleudo/keys allowed_workers=1' "$WORK/orch.log"
+check "nobody was refused on the worker link" bash -c "! grep -q 'event=worker_refused' '$WORK/orch.log'"
 
 # ---- 3. tasks through the published ports ----------------------------------------------
 say "tasks over HTTP (127.0.0.1:$http_port) and with cleudo (tcp://127.0.0.1:$submit_port)"
