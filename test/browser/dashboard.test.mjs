@@ -1,0 +1,415 @@
+// dashboard.test.mjs - the dashboard in a real browser against the real binaries.
+//
+// Run through run.sh, which starts an orchestrator and an agent-sandbox and
+// sets CLEUDO_URL and CLEUDO_TOKEN. The tests run in order and share one
+// page, as a person would use it: the wrong token first, then log in, submit,
+// watch, cancel, log out. Any JS error, CSP violation, dialog or request to
+// another host fails the run (the last test).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = join(HERE, '..', '..');
+const BASE = (process.env.CLEUDO_URL || '').replace(/\/$/, '');
+const TOKEN = process.env.CLEUDO_TOKEN || '';
+const ART = process.env.CLEUDO_ARTIFACTS || join(REPO, 'build', 'test-artifacts', 'dashboard');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!BASE || !TOKEN)
+    throw new Error('CLEUDO_URL and CLEUDO_TOKEN must be set (use test/browser/run.sh)');
+const ORIGIN = new URL(BASE).origin;
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 812 };
+const T = { timeout: 90_000 };
+
+let browser, context, page;
+const seen = { console: [], pageErrors: [], foreign: [], dialogs: [] };
+const ids = {};                 // tasks made along the way, by role
+const RUN = Math.random().toString(36).slice(2, 8);    // tells this run's tasks apart
+
+// Expected HTTP refusals (the wrong token, the login page's session probe, a
+// validation error) are logged by the browser as failed loads; they are not
+// script errors. Anything else at level error fails the run.
+const EXPECTED_LOAD = /^Failed to load resource: the server responded with a status of (400|401)\b/;
+
+function sameOrigin(u) {
+    try {
+        const url = new URL(u);
+        if (url.protocol === 'blob:')
+            return new URL(url.pathname).origin === ORIGIN;
+        return url.origin === ORIGIN;
+    } catch (e) {
+        return false;
+    }
+}
+
+function watch(p) {
+    p.on('console', (msg) => {
+        const text = msg.text();
+        if (/Content[- ]Security[- ]Policy/i.test(text) || (msg.type() === 'error' && !EXPECTED_LOAD.test(text)))
+            seen.console.push(`${msg.type()}: ${text} @ ${msg.location().url}`);
+    });
+    p.on('pageerror', (err) => seen.pageErrors.push(String(err && err.stack || err)));
+    p.on('request', (req) => {
+        if (!sameOrigin(req.url()))
+            seen.foreign.push(req.url());
+    });
+    p.on('dialog', (d) => {
+        seen.dialogs.push(`${d.type()}: ${d.message()}`);
+        d.dismiss().catch(() => {});
+    });
+}
+
+async function api(method, path, body) {
+    const headers = { Authorization: 'Bearer ' + TOKEN };
+    if (body !== undefined)
+        headers['Content-Type'] = 'application/json';
+    const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json = null;
+    try {
+        json = JSON.parse(text);
+    } catch (e) {
+        json = null;
+    }
+    return { status: res.status, headers: res.headers, json, text };
+}
+
+async function shot(name) {
+    await page.screenshot({ path: join(ART, name + '.png'), fullPage: true });
+}
+
+async function go(hash) {
+    await page.evaluate((h) => { location.hash = h; }, hash);
+}
+
+async function badgeBecomes(status, timeout = 30_000) {
+    await page.waitForSelector(`#task-status .badge[data-status="${status}"]`, { timeout });
+}
+
+async function submitForm(mode, code) {
+    await page.click('#nav a[href="#/submit"]');
+    await page.waitForSelector('#submit-form');
+    await page.selectOption('#mode', mode);
+    await page.fill('#code', code);
+    await page.click('#submit');
+    await page.waitForURL(/#\/tasks\/[^/]+$/, { timeout: 15_000 });
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop());
+    await page.waitForFunction((i) => document.querySelector('#task-id')?.textContent === i, id);
+    return id;
+}
+
+async function markNoReload() {
+    await page.evaluate(() => { window.__noReload = 'still-here'; });
+}
+
+async function assertNoReload() {
+    assert.equal(await page.evaluate(() => window.__noReload), 'still-here', 'the page was reloaded');
+}
+
+before(async () => {
+    mkdirSync(ART, { recursive: true });
+    browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: false });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    watch(page);
+});
+
+after(async () => {
+    if (browser)
+        await browser.close();
+});
+
+test('security headers on / and every asset', T, async () => {
+    const index = await fetch(BASE + '/');
+    assert.equal(index.status, 200);
+    const html = await index.text();
+    for (const asset of ['/assets/app.js', '/assets/app.css', '/assets/favicon.svg'])
+        assert.ok(html.includes(`"${asset}"`), `index.html references ${asset}`);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
+    assert.doesNotMatch(html, /<style|\sstyle=/i, 'no inline style');
+    const types = { '/': 'text/html', '/assets/app.js': 'javascript', '/assets/app.css': 'text/css',
+                    '/assets/favicon.svg': 'image/svg+xml' };
+    for (const [path, type] of Object.entries(types)) {
+        const res = await fetch(BASE + path);
+        assert.equal(res.status, 200, path);
+        const csp = res.headers.get('content-security-policy') || '';
+        for (const d of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
+                         "frame-ancestors 'none'", "base-uri 'none'"])
+            assert.ok(csp.includes(d), `${path}: CSP has ${d} (got ${JSON.stringify(csp)})`);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/, `${path}: CSP stays strict`);
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${path}: nosniff`);
+        assert.ok(res.headers.get('referrer-policy'), `${path}: Referrer-Policy`);
+        assert.ok((res.headers.get('content-type') || '').includes(type), `${path}: Content-Type ${type}`);
+        if (path !== '/') {
+            const body = Buffer.from(await res.arrayBuffer());
+            const file = readFileSync(join(REPO, 'services/orchestrator/web', path.slice('/assets/'.length)));
+            assert.ok(body.equals(file), `${path} is the file in services/orchestrator/web (rebuild?)`);
+        }
+    }
+    const missing = await fetch(BASE + '/assets/nope.js');
+    assert.equal(missing.status, 404);
+});
+
+test('a wrong token gets only the login page, with an error', T, async () => {
+    await page.goto(BASE + '/');
+    await page.waitForURL(/#\/login$/);
+    await page.waitForSelector('#login-form');
+    await shot('login');
+    await page.fill('#token', 'not-the-token');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#login-error')?.textContent === 'wrong token');
+    assert.ok(await page.locator('#nav').isHidden(), 'nav hidden');
+    assert.ok(await page.locator('#logout').isHidden(), 'logout hidden');
+    for (const hash of ['#/', '#/tasks', '#/workers', '#/submit', '#/tasks/01a21d44c817-2cc88a19']) {
+        await go(hash);
+        await page.waitForURL(/#\/login$/);
+        await page.waitForSelector('#login-form');
+        assert.equal(await page.locator('#main > *').count(), 1, `${hash}: only the login form`);
+        assert.equal(await page.locator('.task-row, .tile, .worker, .task-view, #submit-form').count(), 0);
+    }
+    const cookies = await context.cookies();
+    assert.ok(!cookies.some((c) => c.name === 'cleudo_session'), 'no session cookie');
+});
+
+test('log in with the token', T, async () => {
+    await go('#/tasks');                    // where the user wanted to go...
+    await page.waitForURL(/#\/login$/);
+    await page.fill('#token', TOKEN);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForURL(/#\/tasks$/);     // ...is where login leads
+    await page.waitForSelector('table.tasks');
+    assert.ok(await page.locator('#nav').isVisible());
+    const cookie = (await context.cookies()).find((c) => c.name === 'cleudo_session');
+    assert.ok(cookie, 'session cookie set');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0,
+                 'nothing in Web Storage');
+    assert.equal(await page.evaluate(() => document.cookie.includes('cleudo_session')), false, 'HttpOnly');
+
+    // A reload keeps the session (the CSRF token comes back from GET /api/session).
+    await page.goto(BASE + '/#/');
+    await page.waitForSelector('.page-overview h1');
+    await page.waitForSelector('.tile');
+    await page.waitForSelector('svg.chart');
+    assert.equal(await page.locator('.counts [data-count="succeeded"]').count(), 1);
+
+    // Keyboard: the header's links and the logout button are tab stops.
+    await page.focus('.brand');
+    const stops = [];
+    for (let i = 0; i < 5; i++) {
+        await page.keyboard.press('Tab');
+        stops.push(await page.evaluate(() => {
+            const el = document.activeElement;
+            const outline = getComputedStyle(el).outlineStyle;
+            return (el.id === 'logout' ? 'logout' : el.getAttribute('href')) + (outline === 'solid' ? '' : ' (no focus ring)');
+        }));
+    }
+    assert.deepEqual(stops, ['#/', '#/tasks', '#/submit', '#/workers', 'logout']);
+    await shot('overview');
+});
+
+test('submit a task from the form and see it finish live', T, async () => {
+    await markNoReload();
+    await page.click('#nav a[href="#/submit"]');
+    await page.waitForSelector('#submit-form');
+    await shot('submit');
+    // The API's validation error is shown with its field.
+    await page.selectOption('#mode', 'sh');
+    await page.fill('#code', 'echo never');
+    await page.fill('#wall', '-1');
+    await page.click('#submit');
+    await page.waitForFunction(() => /limits\.wall_ms/.test(document.querySelector('#submit-error')?.textContent || ''));
+    assert.equal(await page.getAttribute('#wall', 'aria-invalid'), 'true');
+    assert.match(new URL(page.url()).hash, /^#\/submit$/);
+    await page.fill('#wall', '');
+
+    const id = await submitForm('sh', 'echo hello-from-browser ' + RUN);
+    ids.hello = id;
+    await badgeBecomes('succeeded');
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('hello-from-browser'));
+    await assertNoReload();
+    assert.match(await page.textContent('#exit'), /^0$/);
+    assert.match(await page.textContent('pre.code'), /echo hello-from-browser/);
+    assert.ok(await page.locator('table.timeline tbody tr').count() >= 2, 'timeline has events');
+    assert.equal(await page.locator('#cancel').count(), 0, 'no cancel on a finished task');
+    await shot('detail');
+});
+
+test('open the task from the tasks table', T, async () => {
+    await page.click('#nav a[href="#/tasks"]');
+    const row = page.locator(`tr.task-row[data-id="${ids.hello}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('.badge').getAttribute('data-status'), 'succeeded');
+    await shot('tasks');
+    await row.locator('a.task-link').click();
+    await page.waitForURL(new RegExp('#/tasks/' + ids.hello + '$'));
+    await page.waitForFunction((i) => document.querySelector('#task-id')?.textContent === i, ids.hello);
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('hello-from-browser'));
+});
+
+test('cancel a long task from its detail page', T, async () => {
+    const id = await submitForm('sh', 'sleep 30');
+    ids.sleep = id;
+    await page.waitForSelector('#cancel');
+    await page.waitForSelector('#task-status .badge[data-status="running"]', { timeout: 20_000 });
+    await page.click('#cancel');
+    await badgeBecomes('cancelled', 20_000);
+    assert.equal(await page.locator('#cancel').count(), 0);
+    assert.match(await page.textContent('#status-words'), /cancelled/);
+    const { json } = await api('GET', '/api/tasks/' + id);
+    assert.equal(json.status, 'cancelled');
+});
+
+test('output that looks like markup is shown as text and runs nothing', T, async () => {
+    const code = "printf '%s\\n' '<img src=x onerror=alert(1)>' '</script><script>alert(2)</script>'";
+    const id = await submitForm('sh', code);
+    ids.xss = id;
+    await badgeBecomes('succeeded');
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('alert(2)'));
+    const text = await page.textContent('#out-stdout');
+    assert.equal(text, '<img src=x onerror=alert(1)>\n</script><script>alert(2)</script>\n');
+    assert.equal(await page.locator('#out-stdout *').count(), 0, 'no element inside the output');
+    assert.equal(await page.evaluate(() => document.images.length), 1, 'only the logo is an image');
+    assert.equal(await page.evaluate(() => document.scripts.length), 1, 'only app.js');
+    await page.click('#nav a[href="#/tasks"]');
+    await page.locator(`tr.task-row[data-id="${id}"]`).waitFor();
+    assert.equal(await page.evaluate(() => document.images.length), 1);
+    await page.waitForTimeout(300);
+    assert.deepEqual(seen.dialogs, [], 'no dialog opened');
+});
+
+test('binary output, collected files and limits are explained', T, async () => {
+    const made = await api('POST', '/api/tasks?wait=20', {
+        lang: 'sh', code: "printf 'ok\\377\\376\\n'; printf 'file-data\\n' > out.txt", collect: ['out.txt'] });
+    assert.equal(made.status, 200, made.text);
+    const id = made.json.id;
+    await go('#/tasks/' + id);
+    await page.waitForSelector('.binary-note');
+    assert.match(await page.textContent('.output-card[data-stream="stdout"] .binary-note'),
+                 /not valid UTF-8; invalid bytes shown as \uFFFD/);
+    await page.click('.output-card[data-stream="stdout"] .binary-note button');
+    assert.match(await page.textContent('#out-stdout'), /6f 6b ff fe 0a/);
+    const link = page.locator('a.file-link');
+    assert.equal(await link.count(), 1);
+    assert.equal(await link.getAttribute('href'), `/api/tasks/${encodeURIComponent(id)}/files/out.txt`);
+    assert.equal(await link.getAttribute('download'), 'out.txt');
+    const got = await page.evaluate((href) => fetch(href).then(async (r) => [r.status, await r.text()]),
+                                    await link.getAttribute('href'));
+    assert.deepEqual(got, [200, 'file-data\n']);
+
+    const slow = await api('POST', '/api/tasks?wait=20', { argv: ['sleep', '10'], limits: { wall_ms: 300 } });
+    assert.equal(slow.json.status, 'timed_out', slow.text);
+    await go('#/tasks/' + slow.json.id);
+    await badgeBecomes('timed_out');
+    assert.equal(await page.textContent('#status-words'), 'killed after the wall-clock limit');
+});
+
+test('the tasks table updates live', T, async () => {
+    await page.click('#nav a[href="#/tasks"]');
+    await page.waitForSelector('tr.task-row');
+    await markNoReload();
+    const made = await api('POST', '/api/tasks', { argv: ['sh', '-c', 'sleep 1; echo live-row'] });
+    assert.equal(made.status, 201, made.text);
+    const row = page.locator(`tr.task-row[data-id="${made.json.id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('tr.task-row').first().getAttribute('data-id'), made.json.id, 'new row on top');
+    await page.waitForSelector(`tr.task-row[data-id="${made.json.id}"] .badge[data-status="succeeded"]`,
+                               { timeout: 30_000 });
+    await page.waitForFunction((i) => document.querySelector(`tr[data-id="${i}"] .col-exit`)?.textContent === '0',
+                               made.json.id);
+    await assertNoReload();
+
+    // Filters: search, then a status, then clear.
+    await page.fill('#q', 'hello-from-browser ' + RUN);
+    await page.waitForFunction((i) => {
+        const rows = document.querySelectorAll('tr.task-row');
+        return rows.length === 1 && rows[0].getAttribute('data-id') === i;
+    }, ids.hello);
+    await page.click('button:has-text("Clear filters")');
+    await page.check('#f-cancelled');
+    await page.waitForFunction((i) => {
+        const rows = Array.from(document.querySelectorAll('tr.task-row'));
+        return rows.length >= 1 && rows.every((r) => r.getAttribute('data-status') === 'cancelled')
+            && rows.some((r) => r.getAttribute('data-id') === i);
+    }, ids.sleep);
+    await page.click('button:has-text("Clear filters")');
+    await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length >= 5);
+});
+
+test('paging through history with Older', T, async () => {
+    // 55 small tasks: more than one page of 50.
+    let last;
+    for (let i = 0; i < 55; i++) {
+        last = await api('POST', '/api/tasks', { argv: ['true'] });
+        assert.equal(last.status, 201, last.text);
+    }
+    assert.equal((await api('GET', `/api/tasks/${last.json.id}?wait=20`)).json.status, 'succeeded');
+    await go('#/');
+    await page.click('#nav a[href="#/tasks"]');
+    await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length >= 50);
+    assert.ok(await page.locator('#older').isVisible(), 'Older is offered');
+    await page.click('#older');
+    await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length > 50);
+    const all = await page.$$eval('tr.task-row', (rows) => rows.map((r) => r.getAttribute('data-id')));
+    assert.equal(new Set(all).size, all.length, 'no row twice');
+});
+
+test('the workers page shows the worker and its isolation', T, async () => {
+    await page.click('#nav a[href="#/workers"]');
+    await page.waitForSelector('.worker');
+    assert.equal(await page.locator('.worker').count(), 1);
+    assert.ok(await page.locator('.worker .iso-badge').count() >= 1, 'isolation badges');
+    assert.match(await page.textContent('.worker'), /of 2 slots busy/);
+    assert.match(await page.textContent('.worker .rel'), /ago|just now/);
+    await shot('workers');
+});
+
+test('every page works 375 px wide', T, async () => {
+    await page.setViewportSize(PHONE);
+    const pages = [['overview', '#/', '.tile'], ['tasks', '#/tasks', 'tr.task-row'],
+                   ['detail', '#/tasks/' + ids.xss, '#out-stdout'], ['submit', '#/submit', '#submit-form'],
+                   ['workers', '#/workers', '.worker']];
+    for (const [name, hash, sel] of pages) {
+        await go(hash);
+        await page.waitForSelector(sel);
+        await page.waitForTimeout(100);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= PHONE.width, `${name}: page is ${width}px wide at ${PHONE.width}px`);
+        await shot('phone-' + name);
+    }
+    await page.setViewportSize(DESKTOP);
+});
+
+test('log out: back to the login page, and the API says 401', T, async () => {
+    await page.click('#logout');
+    await page.waitForURL(/#\/login$/);
+    await page.waitForSelector('#login-form');
+    assert.ok(await page.locator('#nav').isHidden());
+    assert.equal(await page.evaluate(() => fetch('/api/tasks').then((r) => r.status)), 401);
+    assert.equal(await page.evaluate(() => fetch('/api/session').then((r) => r.status)), 401);
+    await go('#/tasks');
+    await page.waitForURL(/#\/login$/);
+    await page.setViewportSize(PHONE);
+    await page.waitForSelector('#login-form');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= PHONE.width, `login: ${width}px wide`);
+    await shot('phone-login');
+    await page.setViewportSize(DESKTOP);
+});
+
+test('no JS error, CSP violation, dialog or request to another host', T, async () => {
+    assert.deepEqual(seen.pageErrors, [], 'page errors');
+    assert.deepEqual(seen.console, [], 'console errors');
+    assert.deepEqual(seen.dialogs, [], 'dialogs');
+    assert.deepEqual(seen.foreign, [], 'requests to other hosts');
+});
