@@ -325,7 +325,7 @@ test('the tasks table updates live', T, async () => {
     assert.equal(await page.locator('tr.task-row').first().getAttribute('data-id'), made.json.id, 'new row on top');
     await page.waitForSelector(`tr.task-row[data-id="${made.json.id}"] .badge[data-status="succeeded"]`,
                                { timeout: 30_000 });
-    await page.waitForFunction((i) => document.querySelector(`tr[data-id="${i}"] .col-exit`)?.textContent === '0',
+    await page.waitForFunction((i) => document.querySelector(`tr[data-id="${i}"] .col-exit .exit`)?.textContent === '0',
                                made.json.id);
     await assertNoReload();
 
@@ -385,6 +385,8 @@ test('every page works 375 px wide', T, async () => {
         await page.waitForTimeout(100);
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= PHONE.width, `${name}: page is ${width}px wide at ${PHONE.width}px`);
+        const text = await page.evaluate(() => document.querySelector('#main').innerText);
+        assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /, `${name}: no placeholder leaked`);
         await shot('phone-' + name);
     }
     await page.setViewportSize(DESKTOP);

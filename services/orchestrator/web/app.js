@@ -766,11 +766,11 @@ function fillRow(tr, rec) {
         h('td', { class: 'col-status' }, badge(rec.status)),
         h('td', { class: 'col-summary' }, h('span', { class: 'summary', title: rec.summary || '',
                                                       text: rec.summary || '' })),
-        h('td', { class: 'col-created' }, timeEl(rec.created_ms)),
-        h('td', { class: 'col-duration num' },
+        h('td', { class: 'col-created', 'data-label': 'created' }, timeEl(rec.created_ms)),
+        h('td', { class: 'col-duration num', 'data-label': 'took' },
           dur !== null ? fmtDur(dur) : (TERMINAL.has(rec.status) ? '\u2014'
                                         : h('span', { class: 'muted', text: 'running\u2026' }))),
-        h('td', { class: 'col-exit num', text: exitText(rec) }));
+        h('td', { class: 'col-exit num', 'data-label': 'exit' }, h('span', { class: 'exit', text: exitText(rec) })));
 }
 
 function filterQuery(cursor) {
@@ -841,7 +841,7 @@ async function pageTasks(main, ctx) {
     const table = h('table', { class: 'tasks' },
         h('caption', { class: 'sr-only', text: 'Tasks, newest first' }),
         h('thead', {}, h('tr', {}, ['ID', 'Status', 'Summary', 'Created', 'Duration', 'Exit'].map(
-            (t) => h('th', { scope: 'col', text: t })))),
+            (t, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : null, text: t })))),
         tbody);
     main.append(errBox, h('div', { class: 'table-wrap card' }, table), empty,
                 h('div', { class: 'pager' }, older, status));
@@ -1033,7 +1033,7 @@ function timelineBlock(rec) {
                         (ev.detail ? String(ev.detail) : '') })));
     return h('div', { class: 'table-wrap' }, h('table', { class: 'timeline' },
         h('thead', {}, h('tr', {}, ['Event', 'At', 'Since previous', 'Since queued', 'Worker', 'Detail'].map(
-            (t) => h('th', { scope: 'col', text: t })))),
+            (t, i) => h('th', { scope: 'col', class: i === 2 || i === 3 ? 'num' : null, text: t })))),
         h('tbody', {}, rows)));
 }
 
@@ -1182,11 +1182,11 @@ async function pageTask(main, ctx, r) {
         rec = data;
         document.title = 'Task ' + rec.id + ' (' + rec.status + ') \u00b7 CleudoCode';
         const stdout = outputBlock('stdout', rec, ctx), stderr = outputBlock('stderr', rec, ctx);
-        view.replaceChildren(
-            headBlock(), msg,
+        view.replaceChildren();
+        append(view, [headBlock(), msg,
             h('div', { class: 'grid-2' }, card('Result', factsBlock()), card('Command', commandBlock(rec.task))),
             stdout, stderr, filesBlock(rec),
-            card('Timeline', timelineBlock(rec)));
+            card('Timeline', timelineBlock(rec))]);
         // A new rendering starts the stream again: it replays from byte 0.
         stopLive();
         out = null;
