@@ -37,12 +37,27 @@ UNIT_SRC   := $(wildcard test/unit/test_*.c)
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
+# The dashboard's files are compiled into the orchestrator (tools/embed.c).
+WEB_FILES := $(sort $(wildcard services/orchestrator/web/*))
+WEB_GEN   := build/gen/web_assets.c
+ORCH_SRC  += $(WEB_GEN)
+
 BINS := orchestrator agent-sandbox cleudo
 
 .PHONY: all run test unit e2e static test-compose clean deps test-build install bench bench-compare
 .DEFAULT_GOAL := all
 
 all: $(addprefix build/,$(BINS))
+
+build/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -o $@ $<
+$(WEB_GEN): build/tools/embed $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	build/tools/embed $@ $(WEB_FILES)
+# The generated file includes web_assets.h from the orchestrator's sources.
+build/obj/$(WEB_GEN:.c=.o) build/test/obj/$(WEB_GEN:.c=.o): REL_CFLAGS += -Iservices/orchestrator
+build/test/obj/$(WEB_GEN:.c=.o): TEST_CFLAGS += -Iservices/orchestrator
 
 # ---- release -------------------------------------------------------------
 build/obj/%.o: %.c
@@ -76,6 +91,7 @@ UNIT_sandbox := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(SBX_SRC))
 UNIT_orch    := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
 UNIT_isolation := $(UNIT_sandbox)
 UNIT_ns      := $(UNIT_sandbox)
+UNIT_dash    := $(UNIT_orch)
 UNIT_cli     := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(CLI_SRC))
 UNITS := $(patsubst test/unit/test_%.c,%,$(UNIT_SRC))
 
@@ -87,7 +103,7 @@ build/test/unit-%: build/test/obj/test/unit/test_%.o build/test/obj/test/unit/te
 # Each component's tests include that component's private headers.
 build/test/obj/test/unit/test_cli.o: TEST_CFLAGS += -Icli
 build/test/obj/test/unit/test_sandbox.o build/test/obj/test/unit/test_isolation.o: TEST_CFLAGS += -Iservices/agent-sandbox
-build/test/obj/test/unit/test_orch.o: TEST_CFLAGS += -Iservices/orchestrator
+build/test/obj/test/unit/test_orch.o build/test/obj/test/unit/test_dash.o: TEST_CFLAGS += -Iservices/orchestrator
 
 # The syscall probe runs under the seccomp filter: no sanitizers. Order-only, so
 # that it is never linked into a runner.

@@ -10,6 +10,10 @@
 #include "api_tasks.h"
 #include "log.h"
 #include "orch_config.h"
+#include "routes.h"
+#include "sessions.h"
+#include "stats.h"
+#include "strbuf.h"
 #include "token.h"
 #include "utf8.h"
 #include "waiters.h"
@@ -27,8 +31,33 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define PING_MS 15000                   /* comment line on idle streams */
+#define STREAM_CHUNK (64 * 1024)        /* MHD's buffer for a stream */
+
+/*  Every response carries these: nothing we serve may be framed, sniffed
+    into another type, or leak its URL to another site.                    */
+#define CSP_PAGE "default-src 'self'; script-src 'self'; style-src 'self';" \
+                 " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';" \
+                 " base-uri 'none'; form-action 'self'"
+#define CSP_DATA "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+struct orch_stream_t {
+    orch_http_t *http;
+    struct MHD_Connection *conn;
+    strbuf_t out;                       /* produced, not yet sent */
+    orch_stream_pull_fn *pull;
+    orch_stream_free_fn *free_fn;
+    void *arg;
+    bool parked;                        /* suspended, waiting for data */
+    bool ended;                         /* pull said so, or stopping */
+    int64_t last_write;                 /* monotonic ms */
+    orch_stream_t *next;                /* http->streams */
+};
+
 struct orch_http_t {
     orch_t *orch;                       /* the service */
+    orch_stream_t *streams;             /* open event streams */
+    size_t stream_count;
     struct MHD_Daemon *daemon;          /* no internal thread */
     int listen_fd;                      /* ours until MHD owns it */
     int port;                           /* bound port */
@@ -40,8 +69,11 @@ struct orch_http_t {
 struct orch_req_t {
     orch_http_t *http;                  /* the server */
     struct MHD_Connection *conn;        /* MHD's connection */
-    bool api;                           /* under /api: token required */
-    bool authorized;                    /* token checked and right */
+    bool api;                           /* token required (see s_protected) */
+    int auth;                           /* AUTH_* */
+    bool via_session;                   /* authorized by the cookie */
+    char session_id[ORCH_SESSION_ID_LEN + 1];
+    char cookie[200];                   /* a Set-Cookie value to send */
     char *body;                         /* request body, NUL-terminated */
     size_t body_len;
     size_t body_cap;
@@ -56,6 +88,8 @@ struct orch_req_t {
     const char *extra[4][2];            /* response headers: name, value */
     size_t extra_count;
 };
+
+enum { AUTH_OK, AUTH_MISSING, AUTH_WRONG, AUTH_CSRF };
 
 /* --- replies -------------------------------------------------------------- */
 
@@ -85,6 +119,18 @@ orch_req_arg (const orch_req_t *req, const char *name, const char **value)
 }
 
 const char *
+orch_req_cookie (const orch_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value (req->conn, MHD_COOKIE_KIND, name);
+}
+
+void
+orch_req_each_arg (orch_req_t *req, MHD_KeyValueIterator fn, void *arg)
+{
+    MHD_get_connection_values (req->conn, MHD_GET_ARGUMENT_KIND, fn, arg);
+}
+
+const char *
 orch_req_header (const orch_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, name);
@@ -99,6 +145,56 @@ orch_req_add_header (orch_req_t *req, const char *name, const char *value)
     req->extra[req->extra_count][1] = value;
     req->extra_count++;
     return 0;
+}
+
+static void
+s_common_headers (orch_req_t *req, struct MHD_Response *resp, const char *csp)
+{
+    MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header (resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header (resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header (resp, "Content-Security-Policy", csp);
+    for (size_t i = 0; i < req->extra_count; i++)
+        MHD_add_response_header (resp, req->extra[i][0], req->extra[i][1]);
+    if (req->cookie[0])
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_SET_COOKIE, req->cookie);
+}
+
+static int
+s_send (orch_req_t *req, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned) status, resp);
+    MHD_destroy_response (resp);
+    req->answered = true;
+    if (req->http->orch->stats)
+        orch_stats_http (req->http->orch->stats, (unsigned) status);
+    return rc == MHD_YES ? 0 : -1;
+}
+
+int
+orch_req_reply_raw (orch_req_t *req, int status, const char *type, const void *data,
+                    size_t size, bool is_static, bool page)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer (
+        size, (void *) data, is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return -1;
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    s_common_headers (req, resp, page ? CSP_PAGE : CSP_DATA);
+    return s_send (req, status, resp);
+}
+
+int
+orch_req_set_cookie (orch_req_t *req, const char *value)
+{
+    int n = snprintf (req->cookie, sizeof req->cookie, "%s", value);
+    return n < 0 || (size_t) n >= sizeof req->cookie ? -1 : 0;
+}
+
+const char *
+orch_req_session (const orch_req_t *req)
+{
+    return req->via_session ? req->session_id : NULL;
 }
 
 static int
@@ -128,18 +224,13 @@ s_queue (orch_req_t *req, int status, json_t *json, const char *allow)
     }
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
     if (status == 401)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer realm=\"cleudo\"");
     if (allow)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
-    for (size_t i = 0; i < req->extra_count; i++)
-        MHD_add_response_header (resp, req->extra[i][0], req->extra[i][1]);
-    enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned) status, resp);
-    MHD_destroy_response (resp);
-    req->answered = true;
-    return rc == MHD_YES ? 0 : -1;
+    s_common_headers (req, resp, CSP_DATA);
+    return s_send (req, status, resp);
 }
 
 int
@@ -232,32 +323,222 @@ orch_req_wait (orch_req_t *req, const char *id, int64_t timeout_ms, int hint)
     return 0;
 }
 
+/* --- streams (Server-Sent Events) ------------------------------------------ */
+
+/*  MHD asks for more bytes whenever the socket can take them. With nothing
+    to send, the connection is suspended ("parked") until orch_stream_wake:
+    returning 0 unparked would make MHD ask again at once, a busy loop.   */
+static ssize_t
+s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void) pos;
+    orch_stream_t *self = cls;
+    orch_http_t *http = self->http;
+    if (self->out.len == 0 && !self->ended) {
+        if (http->orch->stopping || self->pull (self->arg, self) < 0)
+            self->ended = true;
+    }
+    int64_t now = orch_mono_ms ();
+    if (self->out.len == 0) {
+        if (self->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (now - self->last_write < PING_MS) {
+            self->parked = true;
+            MHD_suspend_connection (self->conn);
+            return 0;
+        }
+        /*  A comment line: keeps proxies from closing an idle stream, and
+            finds clients that went away (the write fails).                */
+        orch_stream_write (self, ": ping\n\n", 8);
+    }
+    if (strbuf_failed (&self->out))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = self->out.len < max ? self->out.len : max;
+    memcpy (buf, self->out.data, n);
+    strbuf_consume (&self->out, n);
+    self->last_write = now;
+    return (ssize_t) n;
+}
+
+static void
+s_stream_free (void *cls)
+{
+    orch_stream_t *self = cls;
+    orch_http_t *http = self->http;
+    for (orch_stream_t **at = &http->streams; *at; at = &(*at)->next)
+        if (*at == self) {
+            *at = self->next;
+            http->stream_count--;
+            break;
+        }
+    if (self->free_fn)
+        self->free_fn (self->arg);
+    strbuf_free (&self->out);
+    free (self);
+}
+
+orch_stream_t *
+orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull, orch_stream_free_fn *free_fn,
+                 void *arg)
+{
+    orch_stream_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->http = req->http;
+    self->conn = req->conn;
+    self->pull = pull;
+    self->free_fn = free_fn;
+    self->arg = arg;
+    self->last_write = orch_mono_ms ();
+    struct MHD_Response *resp = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, STREAM_CHUNK, s_stream_read, self, s_stream_free);
+    if (!resp) {
+        free (self);
+        return NULL;
+    }
+    self->next = req->http->streams;
+    req->http->streams = self;
+    req->http->stream_count++;
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header (resp, "X-Accel-Buffering", "no");
+    s_common_headers (req, resp, CSP_DATA);
+    /*  From here MHD owns self: s_stream_free runs when the connection
+        ends, also when queueing fails.                                    */
+    s_send (req, 200, resp);
+    return self;
+}
+
+void
+orch_stream_write (orch_stream_t *self, const void *data, size_t size)
+{
+    strbuf_append (&self->out, data, size);
+}
+
+void
+orch_stream_printf (orch_stream_t *self, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    char small[512];
+    int n = vsnprintf (small, sizeof small, fmt, args);
+    va_end (args);
+    if (n < 0)
+        return;
+    if ((size_t) n < sizeof small) {
+        strbuf_append (&self->out, small, (size_t) n);
+        return;
+    }
+    char *big = malloc ((size_t) n + 1);
+    if (!big) {
+        self->out.failed = true;
+        return;
+    }
+    va_start (args, fmt);
+    vsnprintf (big, (size_t) n + 1, fmt, args);
+    va_end (args);
+    strbuf_append (&self->out, big, (size_t) n);
+    free (big);
+}
+
+void
+orch_stream_wake (orch_stream_t *self)
+{
+    if (!self->parked)
+        return;
+    self->parked = false;
+    MHD_resume_connection (self->conn);
+}
+
+size_t
+orch_http_streams (const orch_http_t *self)
+{
+    return self->stream_count;
+}
+
+/*  Idle streams get their ping; at shutdown every stream ends.            */
+void
+orch_http_cron (orch_http_t *self, int64_t mono)
+{
+    for (orch_stream_t *s = self->streams; s; s = s->next)
+        if (self->orch->stopping || mono - s->last_write >= PING_MS)
+            orch_stream_wake (s);
+}
+
 /* --- the handler ---------------------------------------------------------- */
 
-/*  Authorization: Bearer <token>, compared in constant time.               */
+/*  Routes that need no token: the login itself, and the API description.
+    Everything else under /api, and /metrics, does. The dashboard's pages
+    and assets carry no data and are public.                              */
 static bool
-s_authorized (orch_req_t *req)
+s_protected (const char *url)
 {
-    const orch_t *orch = req->http->orch;
-    const char *value = orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!value || strncasecmp (value, "Bearer ", 7) != 0)
+    if (strcmp (url, "/metrics") == 0)
+        return true;
+    if (strcmp (url, "/api") != 0 && strncmp (url, "/api/", 5) != 0)
         return false;
-    const char *token = value + 7;
-    while (*token == ' ')
-        token++;
-    size_t len = strlen (token);
-    while (len && (token[len - 1] == ' ' || token[len - 1] == '\t'))
-        len--;
-    return orch_token_equal (token, len, orch->token, orch->token_len);
+    return strcmp (url, "/api/session") != 0 && strcmp (url, "/api/openapi.json") != 0;
+}
+
+static bool
+s_safe_method (const char *method)
+{
+    return strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
+}
+
+/*  Authorization: Bearer <token>, compared in constant time; or the
+    dashboard's session cookie, with X-CSRF-Token for anything that changes
+    state. A Bearer header that is present decides alone.                  */
+static int
+s_authenticate (orch_req_t *req, const char *method)
+{
+    orch_t *orch = req->http->orch;
+    const char *value = orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (value) {
+        if (strncasecmp (value, "Bearer ", 7) != 0)
+            return AUTH_WRONG;
+        const char *token = value + 7;
+        while (*token == ' ')
+            token++;
+        size_t len = strlen (token);
+        while (len && (token[len - 1] == ' ' || token[len - 1] == '\t'))
+            len--;
+        return orch_token_equal (token, len, orch->token, orch->token_len) ? AUTH_OK
+                                                                           : AUTH_WRONG;
+    }
+    const char *sid = MHD_lookup_connection_value (req->conn, MHD_COOKIE_KIND,
+                                                   ORCH_SESSION_COOKIE);
+    if (!sid)
+        return AUTH_MISSING;
+    int64_t expires;
+    const char *csrf = orch->sessions ? orch_sessions_find (orch->sessions, sid,
+                                                            orch_now_ms (), &expires)
+                                      : NULL;
+    if (!csrf)
+        return AUTH_WRONG;
+    req->via_session = true;
+    snprintf (req->session_id, sizeof req->session_id, "%s", sid);
+    if (!s_safe_method (method)
+        && !orch_sessions_csrf_ok (csrf, orch_req_header (req, "X-CSRF-Token")))
+        return AUTH_CSRF;
+    return AUTH_OK;
 }
 
 static int
 s_unauthorized (orch_req_t *req)
 {
-    const char *value = orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (req->auth == AUTH_CSRF)
+        return orch_req_fail (req, 403, "csrf", "X-CSRF-Token", "%s",
+                              "missing or wrong; a dashboard session must send the CSRF"
+                              " token it got from /api/session with every change");
+    if (req->auth == AUTH_MISSING)
+        return orch_req_fail (req, 401, "unauthorized", NULL, "%s",
+                              "missing Authorization: Bearer <token> header (or a dashboard"
+                              " session cookie)");
     return orch_req_fail (req, 401, "unauthorized", NULL, "%s",
-                          value ? "wrong API token (expected Authorization: Bearer <token>)"
-                                : "missing Authorization: Bearer <token> header");
+                          orch_req_header (req, MHD_HTTP_HEADER_AUTHORIZATION)
+                          ? "wrong API token (expected Authorization: Bearer <token>)"
+                          : "the session has expired or was logged out; log in again");
 }
 
 /*  Content-Length when given and numeric, else -1.                         */
@@ -329,11 +610,11 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
             return MHD_NO;
         req->http = self;
         req->conn = conn;
-        req->api = strcmp (url, "/api") == 0 || strncmp (url, "/api/", 5) == 0;
-        req->authorized = !req->api || s_authorized (req);
+        req->api = s_protected (url);
+        req->auth = req->api ? s_authenticate (req, method) : AUTH_OK;
         *req_cls = req;
         if (s_body_coming (req)) {
-            if (req->api && !req->authorized)
+            if (req->auth != AUTH_OK)
                 return s_unauthorized (req) ? MHD_NO : MHD_YES;
             if (s_content_length (req) > self->orch->cfg->max_body)
                 return s_too_large (req) ? MHD_NO : MHD_YES;
@@ -363,11 +644,11 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->api && !req->authorized)
+    if (req->auth != AUTH_OK)
         return s_unauthorized (req) ? MHD_NO : MHD_YES;
     if (req->too_large)
         return s_too_large (req) ? MHD_NO : MHD_YES;
-    orch_api_route (req, method, url);
+    orch_route (req, method, url);
     return MHD_YES;
 }
 
@@ -506,6 +787,16 @@ orch_http_destroy (orch_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     orch_http_t *self = *self_p;
+    /*  Stopping MHD with suspended connections is not allowed: resume
+        every parked stream first (they end, orch->stopping is set).       */
+    for (orch_stream_t *s = self->streams; s; s = s->next)
+        if (s->parked) {
+            s->parked = false;
+            s->ended = true;
+            MHD_resume_connection (s->conn);
+        }
+    if (self->daemon && self->streams)
+        MHD_run (self->daemon);
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     if (self->listen_fd >= 0)
@@ -556,6 +847,7 @@ orch_http_quiesce (orch_http_t *self)
         return;
     self->quiesced = true;
     MHD_socket fd = MHD_quiesce_daemon (self->daemon);
+    orch_http_cron (self, orch_mono_ms ());     /* streams end */
     /*  Quiescing hands the listening socket back to us.                    */
     if (fd != MHD_INVALID_SOCKET)
         self->listen_fd = fd;

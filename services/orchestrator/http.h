@@ -17,6 +17,7 @@
 #define ORCH_HTTP_H_INCLUDED
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@
 
 /*  One request in flight (MHD's *req_cls).                                 */
 typedef struct orch_req_t orch_req_t;
+/*  A response that goes on (Server-Sent Events).                           */
+typedef struct orch_stream_t orch_stream_t;
+
+#define ORCH_SESSION_COOKIE "cleudo_session"
 
 /*  Listen on addr (HOST:PORT, port 0 or "*": any free port). NULL with err
     naming ORCH_HTTP_ADDR on failure.                                       */
@@ -45,13 +50,21 @@ int64_t orch_http_timeout (orch_http_t *self);
 void orch_http_quiesce (orch_http_t *self);
 size_t orch_http_pending (const orch_http_t *self);
 
-/* --- for route handlers (api_tasks.c) ------------------------------------ */
+/*  Idle streams get a ping comment; during shutdown every stream ends.    */
+void orch_http_cron (orch_http_t *self, int64_t mono);
+size_t orch_http_streams (const orch_http_t *self);
+
+/* --- for route handlers (routes.c, api_*.c, web.c) ------------------------- */
 
 orch_t *orch_req_orch (const orch_req_t *req);
 /*  The request body (NUL-terminated) and its length.                       */
 const char *orch_req_body (const orch_req_t *req, size_t *len);
 /*  A query argument: true when present; *value NULL when given without =. */
 bool orch_req_arg (const orch_req_t *req, const char *name, const char **value);
+/*  Call fn for every query argument (repeated names too), in order.     */
+void orch_req_each_arg (orch_req_t *req, MHD_KeyValueIterator fn, void *arg);
+/*  A cookie's value or NULL.                                               */
+const char *orch_req_cookie (const orch_req_t *req, const char *name);
 /*  A request header or NULL.                                               */
 const char *orch_req_header (const orch_req_t *req, const char *name);
 
@@ -66,6 +79,35 @@ int orch_req_fail (orch_req_t *req, int status, const char *code, const char *fi
                    const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
 /*  405 with an Allow header.                                               */
 int orch_req_method_not_allowed (orch_req_t *req, const char *allow);
+
+/*  Any other body: type is the Content-Type; is_static: data outlives the
+    response (else it is copied); page: the dashboard's CSP (scripts and
+    styles from us) rather than the data CSP (nothing runs, sandboxed).  */
+int orch_req_reply_raw (orch_req_t *req, int status, const char *type, const void *data,
+                        size_t size, bool is_static, bool page);
+
+/*  A Set-Cookie header for the response (one; copied). 0 or -1.           */
+int orch_req_set_cookie (orch_req_t *req, const char *value);
+/*  The session id when the request was authorized by the cookie, else
+    NULL.                                                                   */
+const char *orch_req_session (const orch_req_t *req);
+
+/*  Answer with a stream (200, text/event-stream). pull is called whenever
+    everything written so far has been sent: it writes what there is now
+    (orch_stream_write/printf) and returns 0, or -1 to end the stream once
+    the rest is sent. Nothing written: the connection waits (costing no
+    CPU) until orch_stream_wake. free_fn (arg) runs when the connection
+    ends, however it ends. NULL when out of memory (nothing was sent, arg
+    not freed).                                                             */
+typedef int (orch_stream_pull_fn) (void *arg, orch_stream_t *stream);
+typedef void (orch_stream_free_fn) (void *arg);
+orch_stream_t *orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull,
+                                orch_stream_free_fn *free_fn, void *arg);
+void orch_stream_write (orch_stream_t *self, const void *data, size_t size);
+void orch_stream_printf (orch_stream_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+/*  There is something new for pull.                                        */
+void orch_stream_wake (orch_stream_t *self);
 
 /*  Suspend the request until task id is terminal or timeout_ms passed;
     then the route's resume function runs (see api_tasks.h) with status

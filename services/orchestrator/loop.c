@@ -4,6 +4,7 @@
 #include "http.h"
 #include "leases.h"
 #include "log.h"
+#include "monitor.h"
 #include "orch_config.h"
 #include "recovery.h"
 #include "results.h"
@@ -37,6 +38,7 @@ s_worker_dead (void *arg, const orch_dead_worker_t *dead)
     snprintf (reason, sizeof reason, "worker %.256s went silent for %lld ms"
               " (ORCH_WORKER_TIMEOUT)", dead->worker, (long long) dead->silent_ms);
     orch_recovery_worker_gone (orch, dead->worker, reason, true);
+    orch_monitor_worker (orch, dead->worker, false, 0, "silent");
 }
 
 /*  Retention: finished tasks older than ORCH_RETENTION go, a batch at a
@@ -62,6 +64,8 @@ orch_cron (orch_t *orch, int64_t mono)
     orch_workers_expire (orch->workers, mono, orch->cfg->worker_timeout, s_worker_dead, orch);
     orch_recovery_cron (orch, mono);
     s_prune (orch, mono);
+    orch_monitor_cron (orch);
+    orch_http_cron (orch->http, mono);
 }
 
 /*  Read one signal from the signalfd: its number, or 0.                    */

@@ -12,13 +12,18 @@
 #include "config.h"
 #include "control.h"
 #include "dispatch.h"
+#include "events.h"
 #include "http.h"
+#include "live.h"
 #include "log.h"
 #include "loop.h"
 #include "orch.h"
 #include "orch_config.h"
 #include "leases.h"
+#include "monitor.h"
 #include "recovery.h"
+#include "sessions.h"
+#include "stats.h"
 #include "store.h"
 #include "submit.h"
 #include "token.h"
@@ -36,6 +41,9 @@
 #include <zmq.h>
 
 #define WORKERS_MAX 4096
+#define EVENTS_KEEP 4096                /* SSE history for Last-Event-ID */
+#define SESSIONS_MAX 1024               /* dashboard logins at once */
+#define LIVE_BUDGET ((size_t) 256 << 20)  /* live output of all running tasks */
 
 static void
 s_die (const char *fmt, const char *detail)
@@ -162,8 +170,15 @@ main (int argc, char **argv)
     orch.workers = orch_workers_new (WORKERS_MAX);
     orch.waiters = orch_waiters_new ((size_t) cfg.max_waiters);
     orch.leases = orch_leases_new ();
-    if (!orch.dispatch || !orch.workers || !orch.waiters || !orch.leases)
+    /*  Event ids start at the boot time in microseconds (events.h).       */
+    orch.events = orch_events_new (EVENTS_KEEP, (uint64_t) orch_now_ms () * 1000);
+    orch.stats = orch_stats_new ();
+    orch.sessions = orch_sessions_new (SESSIONS_MAX);
+    orch.live = orch_live_new ((size_t) cfg.max_output_stored, LIVE_BUDGET);
+    if (!orch.dispatch || !orch.workers || !orch.waiters || !orch.leases || !orch.events
+        || !orch.stats || !orch.sessions || !orch.live)
         s_die ("%s", "out of memory");
+    orch_monitor_start (&orch);
     size_t in_doubt = 0;
     if (orch_dispatch_rebuild (orch.dispatch, orch.store, &in_doubt)
         || orch_recovery_rebuild (&orch, orch_mono_ms ()))
@@ -219,6 +234,10 @@ main (int argc, char **argv)
     orch_dispatch_destroy (&orch.dispatch);
     orch_leases_destroy (&orch.leases);
     orch_store_destroy (&orch.store);
+    orch_live_destroy (&orch.live);
+    orch_sessions_destroy (&orch.sessions);
+    orch_stats_destroy (&orch.stats);
+    orch_events_destroy (&orch.events);
     close (sig_fd);
     log_set_level (CLOG_INFO);
     log_event (CLOG_INFO, "stopped", "signal=%s %s", signo == SIGINT ? "SIGINT"

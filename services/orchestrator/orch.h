@@ -24,6 +24,10 @@ typedef struct orch_http_t orch_http_t;
 typedef struct orch_submit_t orch_submit_t;
 typedef struct orch_leases_t orch_leases_t;
 typedef struct orch_control_t orch_control_t;
+typedef struct orch_events_t orch_events_t;
+typedef struct orch_stats_t orch_stats_t;
+typedef struct orch_sessions_t orch_sessions_t;
+typedef struct orch_live_t orch_live_t;
 
 #define ORCH_TOKEN_MAX 256              /* longest API token accepted */
 
@@ -42,6 +46,10 @@ typedef struct {
     orch_waiters_t *waiters;            /* requests waiting for a task */
     orch_http_t *http;                  /* REST API (libmicrohttpd) */
     orch_submit_t *submit;              /* ROUTER for the CLI */
+    orch_events_t *events;              /* recent changes, for SSE */
+    orch_stats_t *stats;                /* charts and /metrics */
+    orch_sessions_t *sessions;          /* dashboard logins */
+    orch_live_t *live;                  /* output of running tasks */
     bool stopping;                      /* shutdown begun: no new work */
     char stop_summary[256];             /* what the shutdown did, for the log */
 } orch_t;

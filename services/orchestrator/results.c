@@ -3,7 +3,9 @@
 #include "control.h"
 #include "dispatch.h"
 #include "leases.h"
+#include "live.h"
 #include "log.h"
+#include "monitor.h"
 #include "orch_config.h"
 #include "recovery.h"
 #include "store.h"
@@ -29,6 +31,8 @@ s_hello (orch_t *orch, const proto_hello_t *h)
     else
         log_event (CLOG_INFO, rc ? "worker_joined" : "worker_hello", "worker=%s slots=%u",
                    worker, h->slots);
+    if (rc == 1)
+        orch_monitor_worker (orch, h->worker, true, h->slots, NULL);
 }
 
 static void
@@ -46,6 +50,8 @@ s_heartbeat (orch_t *orch, const proto_heartbeat_t *hb)
         }
         log_event (CLOG_INFO, "worker_joined", "worker=%s slots=%u via=heartbeat", worker,
                    hb->free + (unsigned) hb->running_count);
+        orch_monitor_worker (orch, hb->worker, true, hb->free + (uint32_t) hb->running_count,
+                             NULL);
     }
     orch_recovery_heartbeat (orch, hb, mono);
 }
@@ -57,6 +63,8 @@ s_bye (orch_t *orch, const proto_bye_t *bye)
     log_quote (worker, sizeof worker, bye->worker, strlen (bye->worker));
     bool known = orch_workers_forget (orch->workers, bye->worker);
     log_event (CLOG_INFO, "worker_left", "worker=%s known=%s", worker, known ? "yes" : "no");
+    if (known)
+        orch_monitor_worker (orch, bye->worker, false, 0, "bye");
     snprintf (reason, sizeof reason, "worker %.256s left before it finished", bye->worker);
     orch_recovery_worker_gone (orch, bye->worker, reason, false);
 }
@@ -106,6 +114,22 @@ s_started (orch_t *orch, const proto_started_t *s)
                    s->attempt, worker, why);
         orch_recovery_unwanted (orch, s->id, s->attempt, s->worker, why);
     }
+}
+
+/*  Live output: kept only from the worker that runs that very attempt, so
+    a stale or forged frame cannot write into another run's output.       */
+static void
+s_output (orch_t *orch, const proto_output_t *out)
+{
+    const orch_lease_t *lease = orch_leases_get (orch->leases, out->id);
+    const char *why = NULL;
+    if (!lease || !lease->running || lease->attempt != out->attempt)
+        why = "not running that attempt";
+    else if (orch_live_output (orch->live, out, &why) == 1)
+        return;
+    log_event (CLOG_DEBUG, "output_dropped", "id=%s attempt=%u stream=%s seq=%llu reason=\"%s\"",
+               out->id, out->attempt, proto_stream_name (out->stream),
+               (unsigned long long) out->seq, why);
 }
 
 static proto_bytes_t
@@ -198,7 +222,7 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
             s_bye (orch, &msg->u.bye);
             break;
         case PROTO_OUTPUT:
-            /*  Live output relay is a later issue; the result carries all. */
+            s_output (orch, &msg->u.output);
             break;
         default:
             break;

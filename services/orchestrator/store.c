@@ -15,13 +15,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/*  Columns of a record row are listed once in RECORD_COLS and read by
-    s_read_row (). The statements are named in store_internal.h.           */
-#define RECORD_COLS \
-    "seq, id, status, attempt, worker, summary, created_ms, dispatched_ms, started_ms," \
-    " finished_ms, exit_code, signal, stdout_truncated, stderr_truncated, wall_ms," \
-    " cpu_ms, max_rss_kb, error"
-#define NON_TERMINAL "('queued','dispatched','running')"
+/*  Columns of a record row are listed once in RECORD_COLS
+    (store_internal.h) and read by store_read_row (). */
 
 const char *const store_sql[ST_COUNT_] = {
     [ST_BEGIN]       = "BEGIN IMMEDIATE",
@@ -31,8 +26,8 @@ const char *const store_sql[ST_COUNT_] = {
     [ST_RELEASE]     = "RELEASE orch_result",
     [ST_ROLLBACK_TO] = "ROLLBACK TO orch_result",
     [ST_INSERT]      =
-        "INSERT INTO tasks (id, status, attempt, spec, summary, created_ms, idem_key)"
-        " VALUES (?1, 'queued', 0, ?2, ?3, ?4, ?5)",
+        "INSERT INTO tasks (id, status, attempt, spec, summary, created_ms, idem_key, search)"
+        " VALUES (?1, 'queued', 0, ?2, ?3, ?4, ?5, ?6)",
     [ST_DISPATCHED]  =
         "UPDATE tasks SET status = 'dispatched', attempt = ?2, dispatched_ms = ?3"
         " WHERE id = ?1 AND status = 'queued' AND attempt = ?2 - 1",
@@ -157,6 +152,10 @@ static const char *const s_migrations[] = {
     ");"
     "CREATE INDEX task_events_task ON task_events (task_seq, n);"
     "CREATE INDEX tasks_finished ON tasks (finished_ms) WHERE finished_ms IS NOT NULL;",
+    /* 2 -> 3: what `GET /api/tasks?q=` searches: argv and code, lowercase
+       (older rows: their summary).                                         */
+    "ALTER TABLE tasks ADD COLUMN search TEXT;"
+    "UPDATE tasks SET search = lower(summary);",
 };
 #define MIGRATIONS (sizeof s_migrations / sizeof s_migrations[0])
 
@@ -341,6 +340,7 @@ orch_store_destroy (orch_store_t **self_p)
         sqlite3_close (self->db);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
+    free (self->changes);
     free (self);
     *self_p = NULL;
 }
@@ -379,15 +379,79 @@ orch_store_commit (orch_store_t *self)
             (SQLITE_BUSY); roll back so the connection is usable again.     */
         if (!sqlite3_get_autocommit (self->db))
             store_exec (self, ST_ROLLBACK);
+        self->change_count = 0;         /* none of them happened */
         return -1;
     }
+    store_deliver_changes (self);
     return 0;
+}
+
+void
+orch_store_on_change (orch_store_t *self, orch_store_change_fn *fn, void *arg)
+{
+    self->change_fn = fn;
+    self->change_arg = arg;
+}
+
+int
+store_note_change (orch_store_t *self, const char *id, int64_t ms, const char *event,
+                   uint32_t attempt, const char *worker)
+{
+    if (!self->change_fn)
+        return 0;
+    if (self->change_count == self->change_cap) {
+        size_t cap = self->change_cap ? self->change_cap * 2 : 16;
+        store_change_t *grown = realloc (self->changes, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        self->changes = grown;
+        self->change_cap = cap;
+    }
+    store_change_t *c = &self->changes[self->change_count++];
+    snprintf (c->id, sizeof c->id, "%s", id);
+    snprintf (c->event, sizeof c->event, "%s", event);
+    snprintf (c->worker, sizeof c->worker, "%s", worker ? worker : "");
+    c->attempt = attempt;
+    c->at_ms = ms;
+    /*  Outside a transaction the statement has committed already.          */
+    if (self->depth == 0)
+        store_deliver_changes (self);
+    return 0;
+}
+
+/*  Status a timeline event leaves the task in.                             */
+static proto_status_t
+s_event_status (const char *event)
+{
+    proto_status_t status;
+    if (proto_status_parse (event, &status) == 0)
+        return status;
+    if (strcmp (event, "requeued") == 0)
+        return PROTO_STATUS_QUEUED;
+    return PROTO_STATUS_RUNNING;        /* cancel_requested */
+}
+
+void
+store_deliver_changes (orch_store_t *self)
+{
+    /*  fn may start a transaction of its own; take the list first.        */
+    size_t count = self->change_count;
+    self->change_count = 0;
+    for (size_t i = 0; i < count && self->change_fn; i++) {
+        const store_change_t *c = &self->changes[i];
+        orch_store_change_t change = {
+            .id = c->id, .event = c->event, .status = s_event_status (c->event),
+            .attempt = c->attempt, .worker = c->worker[0] ? c->worker : NULL,
+            .at_ms = c->at_ms,
+        };
+        self->change_fn (self->change_arg, &change);
+    }
 }
 
 int
 orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
                    size_t spec_size, const char *summary, int64_t created_ms,
-                   const char *key)
+                   const char *key, const char *search, const char *detail)
 {
     /*  The row and its first event: both or neither.                      */
     if (store_exec (self, ST_SAVEPOINT))
@@ -398,6 +462,7 @@ orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
     store_bind_text (st, 3, summary);
     sqlite3_bind_int64 (st, 4, created_ms);
     store_bind_text (st, 5, key);
+    store_bind_text (st, 6, search ? search : summary);
     int step = sqlite3_step (st);
     sqlite3_reset (st);
     sqlite3_clear_bindings (st);
@@ -410,7 +475,7 @@ orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
         rc = -1;
     }
     else
-    if (store_event (self, id, created_ms, "queued", 0, NULL, NULL))
+    if (store_event (self, id, created_ms, "queued", 0, NULL, detail))
         rc = -1;
     if (rc)
         store_exec (self, ST_ROLLBACK_TO);
@@ -527,8 +592,8 @@ s_column_ms (sqlite3_stmt *st, int col)
 }
 
 /*  Read one row of RECORD_COLS + spec, stdout, stderr.                     */
-static orch_record_t *
-s_read_row (sqlite3_stmt *st)
+orch_record_t *
+store_read_row (sqlite3_stmt *st)
 {
     orch_record_t *rec = calloc (1, sizeof *rec);
     if (!rec)
@@ -659,7 +724,7 @@ orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t **o
     int found = 0;
     orch_record_t *rec = NULL;
     if (rc == SQLITE_ROW) {
-        rec = s_read_row (st);
+        rec = store_read_row (st);
         found = rec ? 1 : -1;
     }
     else if (rc != SQLITE_DONE) {
@@ -706,7 +771,7 @@ orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
     int result = *items ? 0 : -1;
     int rc = SQLITE_DONE;
     while (result == 0 && *count < limit && (rc = sqlite3_step (st)) == SQLITE_ROW) {
-        orch_record_t *rec = s_read_row (st);
+        orch_record_t *rec = store_read_row (st);
         if (!rec)
             result = -1;
         else

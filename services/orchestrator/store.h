@@ -34,6 +34,7 @@
     Schema history (PRAGMA user_version):
       1  tasks, task_files
       2  task_events, tasks.lost_runs, tasks.cancel_ms, index on finished_ms
+      3  tasks.search (lowercase argv and code, for text search)
 */
 #ifndef ORCH_STORE_H_INCLUDED
 #define ORCH_STORE_H_INCLUDED
@@ -45,7 +46,7 @@
 #include "orch.h"
 #include "proto.h"
 
-#define ORCH_STORE_SCHEMA_VERSION 2
+#define ORCH_STORE_SCHEMA_VERSION 3
 
 /*  A task as stored, with a proto_record_t view over its own storage.
     The view's strings and byte fields point into this struct; view.task is
@@ -89,11 +90,27 @@ int orch_store_commit (orch_store_t *self);
 bool orch_store_in_transaction (const orch_store_t *self);
 
 /*  Insert a queued task (and its "queued" event). spec is the encoded
-    "task" frame; key, the idempotency key, may be NULL. Returns 0, 1 when
+    "task" frame; key, the idempotency key, may be NULL; search is what a
+    text search matches (lowercase; NULL: the summary); detail goes into
+    the "queued" event (e.g. "rerun of ID"), may be NULL. Returns 0, 1 when
     the id (or key) exists already, -1 on a database error.                 */
 int orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
                        size_t spec_size, const char *summary, int64_t created_ms,
-                       const char *key);
+                       const char *key, const char *search, const char *detail);
+
+/*  Every timeline event, told once its transaction has committed (never
+    for one rolled back), in order: the event stream and the statistics
+    are fed from here. status is what the task is now.                    */
+typedef struct {
+    const char *id;
+    const char *event;                  /* as in the timeline */
+    proto_status_t status;
+    uint32_t attempt;
+    const char *worker;                 /* or NULL */
+    int64_t at_ms;
+} orch_store_change_t;
+typedef void (orch_store_change_fn) (void *arg, const orch_store_change_t *change);
+void orch_store_on_change (orch_store_t *self, orch_store_change_fn *fn, void *arg);
 
 /*  The task stored under an idempotency key: 1 with its id copied into id
     (PROTO_ID_MAX + 1 bytes), 0 none, -1 error.                             */
@@ -173,6 +190,31 @@ int orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t
 int orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
                      size_t limit, bool with_spec, orch_record_t ***items, size_t *count);
 void orch_store_list_free (orch_record_t ***items, size_t count);
+
+/*  A filtered page of tasks (store_query.c), newest first.                */
+typedef struct {
+    uint32_t statuses;                  /* bit (1 << status); 0: any */
+    const char *text;                   /* substring of argv/code, or NULL */
+    int64_t since_ms;                   /* created at or after; 0: any */
+    int64_t until_ms;                   /* created before; 0: any */
+    int64_t before_seq;                 /* cursor: seq < this; 0: none */
+    size_t limit;                       /* 1.. */
+} orch_store_query_t;
+
+/*  Like orch_store_list, filtered. *more tells whether more rows follow.   */
+int orch_store_query (orch_store_t *self, const orch_store_query_t *query,
+                      orch_record_t ***items, size_t *count, bool *more);
+
+/*  One collected file's content: 1 found (*data malloc'd), 0 no such task
+    or file, -1 error. *is_ref: the name is a file left in the shared volume
+    (no content here).                                                     */
+int orch_store_file (orch_store_t *self, const char *id, const char *name, uint8_t **data,
+                     size_t *size, bool *is_ref);
+
+/*  A task lost with its worker keeps the output streamed before (stdout and
+    stderr were never set for it). 1 stored, 0 not lost / had output, -1.  */
+int orch_store_keep_output (orch_store_t *self, const char *id, const uint8_t *out,
+                            size_t out_len, const uint8_t *err, size_t err_len);
 
 /*  Call fn for every task of a status, oldest first. 0 or -1.             */
 typedef void (orch_store_scan_fn) (void *arg, const char *id, uint32_t attempt);

@@ -31,7 +31,9 @@ store_event (orch_store_t *self, const char *id, int64_t ms, const char *event,
         sqlite3_bind_int64 (st, 4, attempt);
     store_bind_text (st, 5, worker);
     store_bind_text (st, 6, detail);
-    return store_exec (self, ST_EVENT);
+    if (store_exec (self, ST_EVENT))
+        return -1;
+    return store_note_change (self, id, ms, event, attempt, worker);
 }
 
 /*  rc of an UPDATE; when it applied, the event too (-1 if that failed).   */
@@ -70,6 +72,8 @@ orch_store_undo_dispatched (orch_store_t *self, const char *id, uint32_t attempt
         store_bind_text (st, 1, id);
         sqlite3_bind_int64 (st, 2, attempt);
         if (store_exec (self, ST_UNEVENT))
+            return -1;
+        if (store_note_change (self, id, orch_now_ms (), "requeued", attempt - 1, NULL))
             return -1;
     }
     return rc;

@@ -24,12 +24,33 @@ enum {
 
 #define NON_TERMINAL "('queued','dispatched','running')"
 
+/*  The columns of a record, then spec, stdout, stderr: store_read_row ().  */
+#define RECORD_COLS \
+    "seq, id, status, attempt, worker, summary, created_ms, dispatched_ms, started_ms," \
+    " finished_ms, exit_code, signal, stdout_truncated, stderr_truncated, wall_ms," \
+    " cpu_ms, max_rss_kb, error"
+
+/*  A change made in the open transaction, told to the listener after the
+    commit (store_deliver_changes) or forgotten with a rollback.          */
+typedef struct {
+    char id[PROTO_ID_MAX + 1];
+    char event[24];
+    char worker[PROTO_NAME_MAX + 1];
+    uint32_t attempt;
+    int64_t at_ms;
+} store_change_t;
+
 struct orch_store_t {
     sqlite3 *db;                        /* the one connection */
     sqlite3_stmt *st[ST_COUNT_];        /* prepared once, reset after use */
     int depth;                          /* nested begin count */
     int lock_fd;                        /* flock on DATA_DIR/lock */
     char path[4096];                    /* database file */
+    orch_store_change_fn *change_fn;    /* listener, or NULL */
+    void *change_arg;
+    store_change_t *changes;            /* not yet committed */
+    size_t change_count;
+    size_t change_cap;
 };
 
 extern const char *const store_sql[ST_COUNT_];
@@ -48,5 +69,15 @@ int store_bind_bytes (sqlite3_stmt *st, int at, proto_bytes_t b);
     / detail are stored as NULL. 0 or -1.                                   */
 int store_event (orch_store_t *self, const char *id, int64_t ms, const char *event,
                  uint32_t attempt, const char *worker, const char *detail);
+
+/*  A record from a row of RECORD_COLS, spec, stdout, stderr (NULL when out
+    of memory).                                                             */
+orch_record_t *store_read_row (sqlite3_stmt *st);
+
+/*  Remember a timeline event for the listener. 0 or -1 (out of memory).   */
+int store_note_change (orch_store_t *self, const char *id, int64_t ms, const char *event,
+                       uint32_t attempt, const char *worker);
+/*  Tell the listener about every remembered change, then forget them.     */
+void store_deliver_changes (orch_store_t *self);
 
 #endif

@@ -31,6 +31,16 @@
 int orch_tasks_accept (orch_t *orch, const proto_task_t *task, const char *key, char *id,
                        bool *existed, orch_err_t *err);
 
+/*  The same, recording that the task is a re-run of task rerun_of (NULL:
+    it is not).                                                             */
+int orch_tasks_accept_from (orch_t *orch, const proto_task_t *task, const char *key,
+                            const char *rerun_of, char *id, bool *existed, orch_err_t *err);
+
+/*  Accept the task of id again under a new id (written to new_id,
+    PROTO_ID_MAX + 1 bytes). 0, or -1 with err: 400 bad id, 404 unknown,
+    413, 429, 500 as for accept.                                            */
+int orch_tasks_rerun (orch_t *orch, const char *id, char *new_id, orch_err_t *err);
+
 /*  Tasks waiting for a worker: queued, or sent and not started.            */
 size_t orch_tasks_waiting (const orch_t *orch);
 

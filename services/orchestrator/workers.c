@@ -322,3 +322,21 @@ orch_workers_list (orch_workers_t *self, proto_worker_info_t **items, size_t *co
     }
     return 0;
 }
+
+size_t
+orch_workers_running (orch_workers_t *self, const char *worker, const char *const **ids)
+{
+    s_worker_t *w = zhashx_lookup (self->table, worker);
+    *ids = w ? (const char *const *) w->running : NULL;
+    return w ? w->running_count : 0;
+}
+
+uint64_t
+orch_workers_slots (const orch_workers_t *self)
+{
+    uint64_t slots = 0;
+    zhashx_t *table = self->table;
+    for (s_worker_t *w = zhashx_first (table); w; w = zhashx_next (table))
+        slots += w->slots;
+    return slots;
+}

@@ -74,4 +74,10 @@ size_t orch_workers_expire (orch_workers_t *self, int64_t mono, int64_t timeout_
     call that changes the table. *items is malloc'd (free it). 0 or -1.    */
 int orch_workers_list (orch_workers_t *self, proto_worker_info_t **items, size_t *count);
 
+/*  The task ids running on worker (valid until the table changes).        */
+size_t orch_workers_running (orch_workers_t *self, const char *worker,
+                             const char *const **ids);
+/*  Slots over all live workers.                                            */
+uint64_t orch_workers_slots (const orch_workers_t *self);
+
 #endif

@@ -7,7 +7,11 @@
 #include "cancel.h"
 #include "control.h"
 #include "dispatch.h"
+#include "events.h"
 #include "leases.h"
+#include "live.h"
+#include "monitor.h"
+#include "stats.h"
 #include "orch.h"
 #include "orch_config.h"
 #include "record_json.h"
@@ -76,7 +80,8 @@ s_store_with (const char *id)
         static const char *const argv[] = { "echo", "hi", NULL };
         size_t size;
         uint8_t *spec = s_spec (id, argv, 2, &size);
-        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "echo hi", 1000, NULL), 0);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "echo hi", 1000, NULL, NULL,
+                                             NULL), 0);
         free (spec);
     }
     return store;
@@ -164,7 +169,8 @@ START_TEST (store_lifecycle_and_guards)
     ck_assert_int_eq (attempt, 0);
     ck_assert_int_eq (orch_store_state (store, "nope", &status, &attempt), 0);
     /*  Duplicate id.                                                       */
-    ck_assert_int_eq (orch_store_insert (store, id, (const uint8_t *) "x", 1, "", 1, NULL), 1);
+    ck_assert_int_eq (orch_store_insert (store, id, (const uint8_t *) "x", 1, "", 1, NULL, NULL,
+                                         NULL), 1);
 
     /*  Not dispatched yet: started and results are refused.                */
     proto_result_t r = s_result (id, 1, PROTO_STATUS_SUCCEEDED);
@@ -323,7 +329,8 @@ START_TEST (store_list_scan_count)
         char id[16];
         snprintf (id, sizeof id, "t-%d", i);
         uint8_t *spec = s_spec (id, argv, 1, &size);
-        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "true", 1000 + i, NULL), 0);
+        ck_assert_int_eq (orch_store_insert (store, id, spec, size, "true", 1000 + i, NULL, NULL,
+                                             NULL), 0);
         free (spec);
     }
     ck_assert_int_eq (orch_store_set_dispatched (store, "t-2", 1, 9), 1);
@@ -708,6 +715,10 @@ s_env_up_with (s_env_t *env, bool connected)
     ck_assert_int_eq (zmq_setsockopt (env->sub, ZMQ_SUBSCRIBE, "", 0), 0);
     ck_assert_int_eq (zmq_connect (env->sub, "inproc://control"), 0);
     o->control = orch_control_new (env->pub);
+    o->events = orch_events_new (64, 1);
+    o->stats = orch_stats_new ();
+    o->live = orch_live_new (1 << 20, 1 << 22);
+    orch_monitor_start (o);
 }
 
 static void
@@ -736,6 +747,9 @@ s_env_down (s_env_t *env)
     orch_leases_destroy (&o->leases);
     orch_workers_destroy (&o->workers);
     orch_store_destroy (&o->store);
+    orch_live_destroy (&o->live);
+    orch_stats_destroy (&o->stats);
+    orch_events_destroy (&o->events);
     s_rmdir ();
 }
 
@@ -1024,7 +1038,8 @@ START_TEST (store_timeline_requeue_and_late_runs)
     const char *argv[] = { "true", NULL };
     size_t size;
     uint8_t *spec = s_spec ("t-q", argv, 1, &size);
-    ck_assert_int_eq (orch_store_insert (store, "t-q", spec, size, "true", 30, NULL), 0);
+    ck_assert_int_eq (orch_store_insert (store, "t-q", spec, size, "true", 30, NULL, NULL,
+                                         NULL), 0);
     free (spec);
     ck_assert_int_eq (orch_store_set_dispatched (store, "t-q", 1, 31), 1);
     ck_assert_int_eq (orch_store_requeue (store, "t-q", 1, false, NULL, "lease", 32), 1);
@@ -1032,7 +1047,8 @@ START_TEST (store_timeline_requeue_and_late_runs)
     ck_assert_int_eq (orch_store_set_result (store, &late, 33), 1);
     /*  Undo removes the dispatched event (the frame never left).          */
     spec = s_spec ("t-u", argv, 1, &size);
-    ck_assert_int_eq (orch_store_insert (store, "t-u", spec, size, "true", 40, NULL), 0);
+    ck_assert_int_eq (orch_store_insert (store, "t-u", spec, size, "true", 40, NULL, NULL,
+                                         NULL), 0);
     free (spec);
     ck_assert_int_eq (orch_store_set_dispatched (store, "t-u", 1, 41), 1);
     ck_assert_int_eq (orch_store_undo_dispatched (store, "t-u", 1), 1);
@@ -1055,7 +1071,7 @@ START_TEST (store_finish_cancel_keys_prune)
         char key[16];
         snprintf (key, sizeof key, "key-%d", i);
         ck_assert_int_eq (orch_store_insert (store, ids[i], spec, size, "true", 100 + i,
-                                             i < 2 ? key : NULL), 0);
+                                             i < 2 ? key : NULL, NULL, NULL), 0);
         free (spec);
     }
     /*  Keys: found; a second task under the same key is refused.           */
@@ -1065,7 +1081,8 @@ START_TEST (store_finish_cancel_keys_prune)
     ck_assert_int_eq (orch_store_find_key (store, "key-9", id), 0);
     size_t size;
     uint8_t *spec = s_spec ("k-5", argv, 1, &size);
-    ck_assert_int_eq (orch_store_insert (store, "k-5", spec, size, "true", 1, "key-0"), 1);
+    ck_assert_int_eq (orch_store_insert (store, "k-5", spec, size, "true", 1, "key-0", NULL,
+                                         NULL), 1);
     free (spec);
     ck_assert_int_eq (orch_store_state (store, "k-5", &(proto_status_t) { 0 },
                                         &(uint32_t) { 0 }), 0);     /* nothing left */
