@@ -257,6 +257,31 @@ test('open the task from the tasks table', T, async () => {
     await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('hello-from-browser'));
 });
 
+test('re-run a task from its detail page', T, async () => {
+    await page.click('#rerun');
+    await page.waitForURL((u) => /#\/tasks\/[^/]+$/.test(u.hash) && !u.hash.endsWith(ids.hello));
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop());
+    await page.waitForFunction((i) => document.querySelector('#task-id')?.textContent === i, id);
+    await badgeBecomes('succeeded');
+    await page.waitForFunction((r) => document.querySelector('#out-stdout')?.textContent === 'hello-from-browser ' + r + '\n', RUN);
+    assert.equal(await page.textContent(`a[href="#/tasks/${ids.hello}"]`), ids.hello, 'links to the original');
+});
+
+test('output appears while the task runs', T, async () => {
+    await markNoReload();
+    const id = await submitForm('sh', 'echo first-line; sleep 3; echo second-line >&2; echo third-line');
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('first-line'));
+    assert.equal(await page.getAttribute('#task-status .badge', 'data-status'), 'running',
+                 'the first line is shown before the task ends');
+    assert.equal(await page.locator('#cancel').count(), 1, 'cancel offered while running');
+    await badgeBecomes('succeeded');
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent === 'first-line\nthird-line\n');
+    await page.waitForFunction(() => document.querySelector('#out-stderr')?.textContent === 'second-line\n');
+    await assertNoReload();
+    const { json } = await api('GET', '/api/tasks/' + id);
+    assert.equal(json.stdout, 'first-line\nthird-line\n');
+});
+
 test('cancel a long task from its detail page', T, async () => {
     const id = await submitForm('sh', 'sleep 30');
     ids.sleep = id;
