@@ -23,6 +23,7 @@ COPY common/ common/
 COPY proto/ proto/
 COPY services/ services/
 COPY cli/ cli/
+COPY tools/ tools/
 ARG MAKE_JOBS=2
 RUN make -j"${MAKE_JOBS}" all \
  && install -d /out \

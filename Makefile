@@ -160,6 +160,9 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(addprefix build/,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 docs/cleudo.1 $(DESTDIR)$(PREFIX)/share/man/man1/cleudo.1
+	install -m 0644 scripts/cleudo-completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/cleudo
 
 clean:
 	rm -rf build

@@ -29,10 +29,14 @@ typedef enum {
     CLI_EXIT_INTERNAL       = 5,    /* unexpected reply, out of memory */
     CLI_EXIT_WAIT_TIMEOUT   = 6,    /* wait --timeout passed, task not finished */
     CLI_EXIT_QUEUE_FULL     = 7,    /* the orchestrator's queue is full: retry later */
+    CLI_EXIT_LOCAL          = 8,    /* files: a file could not be written here
+                                       (unsafe name, exists, I/O error) */
     CLI_EXIT_TASK_TIMEOUT   = 124,  /* task timed_out (like timeout(1)) */
     CLI_EXIT_TASK_ABORTED   = 125,  /* rejected, cancelled, lost, output_limit,
                                        internal_error */
     CLI_EXIT_SIGNAL_BASE    = 128,  /* + N: killed by signal N */
+    CLI_EXIT_INTERRUPTED    = 130,  /* Ctrl-C (128 + SIGINT): run cancelled
+                                       the task, logs -f stopped following */
     CLI_EXIT_MEMORY_LIMIT   = 137   /* memory_limit (128 + SIGKILL) */
 } cli_exit_t;
 
@@ -71,6 +75,11 @@ int cli_cmd_submit (cli_global_t *global, int argc, char **argv);
 int cli_cmd_get (cli_global_t *global, int argc, char **argv);
 int cli_cmd_wait (cli_global_t *global, int argc, char **argv);
 int cli_cmd_cancel (cli_global_t *global, int argc, char **argv);
+int cli_cmd_rerun (cli_global_t *global, int argc, char **argv);
+int cli_cmd_logs (cli_global_t *global, int argc, char **argv);
+int cli_cmd_ls (cli_global_t *global, int argc, char **argv);
+int cli_cmd_workers (cli_global_t *global, int argc, char **argv);
+int cli_cmd_files (cli_global_t *global, int argc, char **argv);
 int cli_cmd_help (cli_global_t *global, int argc, char **argv);
 
 /*  Print "cleudo: ..." plus a newline to stderr.                           */

@@ -1,5 +1,6 @@
 /*  cli_client.c - DEALER connection, request/reply matching, timeouts.    */
 #include "cli_client.h"
+#include "cli_interrupt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,10 +20,10 @@ struct cli_client_t {
     int64_t connect_timeout_ms;         /* patience before the first answer */
     uint64_t next_req;                  /* "req" of the next request */
     bool answered;                      /* any frame ever came back */
+    size_t last_size;                   /* bytes of the last request sent */
 };
 
-/*  s_call's result when the only problem is that no answer came.          */
-#define S_NO_ANSWER (-1)
+#define S_NO_ANSWER CLI_CLIENT_SILENT
 
 static int64_t
 s_now_ms (void)
@@ -125,10 +126,9 @@ s_receive (cli_client_t *self, uint64_t req, bool *bad)
     return msg;
 }
 
-static int
-s_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms, proto_msg_t **reply)
+int
+cli_client_send (cli_client_t *self, proto_msg_t *request)
 {
-    *reply = NULL;
     request->req = self->next_req++;
     request->token = self->token;
     uint8_t *frame = NULL;
@@ -145,24 +145,34 @@ s_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms, proto_msg_
         free (frame);
         return CLI_EXIT_USAGE;
     }
-    if (!self->answered && timeout_ms < self->connect_timeout_ms)
-        timeout_ms = self->connect_timeout_ms;
-    /*  A big request takes a while to travel: a second per MiB.           */
-    timeout_ms += (int64_t) (size >> 20) * 1000;
+    self->last_size = size;
     int rc = zmq_send (self->sock, frame, size, 0);
     int send_errno = errno;
     free (frame);
     if (rc < 0 && send_errno == EAGAIN)
-        return S_NO_ANSWER;     /* nobody took it within the send timeout */
+        return CLI_CLIENT_SILENT;   /* nobody took it within the send timeout */
     if (rc < 0) {
         cli_error ("cannot send to %s: %s", self->endpoint, zmq_strerror (send_errno));
         return CLI_EXIT_UNREACHABLE;
     }
+    return 0;
+}
+
+int
+cli_client_recv (cli_client_t *self, uint64_t req, int64_t timeout_ms, proto_msg_t **reply)
+{
+    *reply = NULL;
     int64_t deadline = s_now_ms () + timeout_ms;
     for (;;) {
+        /*  Short slices, so that Ctrl-C is seen even when it came just
+            before zmq_poll () started (and so did not interrupt it).       */
+        if (cli_interrupted ())
+            return CLI_EXIT_INTERRUPTED;
         int64_t left = deadline - s_now_ms ();
         if (left <= 0)
-            return S_NO_ANSWER;
+            return CLI_CLIENT_SILENT;
+        if (left > CLI_SLICE_MS)
+            left = CLI_SLICE_MS;
         zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
         int n = zmq_poll (&item, 1, (long) left);
         if (n < 0 && errno == EINTR)
@@ -174,12 +184,12 @@ s_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms, proto_msg_
         if (n == 0)
             continue;
         bool bad;
-        proto_msg_t *msg = s_receive (self, request->req, &bad);
+        proto_msg_t *msg = s_receive (self, req, &bad);
         if (bad)
             return CLI_EXIT_INTERNAL;
         if (!msg)
             continue;
-        if (msg->req != request->req) {
+        if (msg->req != req) {
             proto_msg_destroy (&msg);       /* an answer we stopped waiting for */
             continue;
         }
@@ -188,8 +198,28 @@ s_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms, proto_msg_
     }
 }
 
-static void
-s_report_silence (cli_client_t *self, int64_t waited_ms)
+bool
+cli_client_answered (const cli_client_t *self)
+{
+    return self->answered;
+}
+
+static int
+s_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms, proto_msg_t **reply)
+{
+    *reply = NULL;
+    int rc = cli_client_send (self, request);
+    if (rc)
+        return rc;
+    if (!self->answered && timeout_ms < self->connect_timeout_ms)
+        timeout_ms = self->connect_timeout_ms;
+    /*  A big request takes a while to travel: a second per MiB.           */
+    timeout_ms += (int64_t) (self->last_size >> 20) * 1000;
+    return cli_client_recv (self, request->req, timeout_ms, reply);
+}
+
+void
+cli_client_report_silence (cli_client_t *self, int64_t waited_ms)
 {
     if (!self->answered)
         cli_error ("cannot reach orchestrator at %s: is it running? start it with make run "
@@ -206,7 +236,7 @@ cli_client_call (cli_client_t *self, proto_msg_t *request, int64_t timeout_ms,
     int64_t start = s_now_ms ();
     int rc = s_call (self, request, timeout_ms, reply);
     if (rc == S_NO_ANSWER) {
-        s_report_silence (self, s_now_ms () - start);
+        cli_client_report_silence (self, s_now_ms () - start);
         return CLI_EXIT_UNREACHABLE;
     }
     return rc;
@@ -280,13 +310,13 @@ cli_client_submit (cli_client_t *self, const proto_task_t *task, const char *key
     "cancel"). 0 with *reply the record, or the error's exit code.         */
 static int
 s_task_request (cli_client_t *self, proto_type_t type, const char *what, const char *id,
-                proto_msg_t **reply)
+                int64_t timeout_ms, proto_msg_t **reply)
 {
     proto_msg_t request;
     memset (&request, 0, sizeof request);
     request.type = type;
     request.u.get.id = id;
-    int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
+    int rc = cli_client_call (self, &request, timeout_ms, reply);
     if (rc)
         return rc;
     if ((*reply)->type == PROTO_REP_TASK)
@@ -299,13 +329,108 @@ s_task_request (cli_client_t *self, proto_type_t type, const char *what, const c
 int
 cli_client_cancel (cli_client_t *self, const char *id, proto_msg_t **reply)
 {
-    return s_task_request (self, PROTO_REQ_CANCEL, "cancel", id, reply);
+    return s_task_request (self, PROTO_REQ_CANCEL, "cancel", id, self->connect_timeout_ms,
+                           reply);
+}
+
+int
+cli_client_cancel_within (cli_client_t *self, const char *id, int64_t timeout_ms,
+                          proto_msg_t **reply)
+{
+    return s_task_request (self, PROTO_REQ_CANCEL, "cancel", id, timeout_ms, reply);
 }
 
 int
 cli_client_get (cli_client_t *self, const char *id, proto_msg_t **reply)
 {
-    return s_task_request (self, PROTO_REQ_GET, "get", id, reply);
+    return s_task_request (self, PROTO_REQ_GET, "get", id, self->connect_timeout_ms, reply);
+}
+
+bool
+cli_client_unsupported (const proto_msg_t *reply)
+{
+    if (reply->type != PROTO_REP_ERROR || !reply->u.error.code)
+        return false;
+    const char *code = reply->u.error.code;
+    const char *field = reply->u.error.field;
+    /*  An orchestrator older than the request rejects its type as a bad
+        frame (field "type"); a newer one may say so in words.             */
+    return (strcmp (code, "bad_request") == 0 && field && strcmp (field, "type") == 0)
+           || strcmp (code, "not_implemented") == 0 || strcmp (code, "unknown_request") == 0;
+}
+
+int
+cli_client_rerun (cli_client_t *self, const char *id, char *new_id)
+{
+    proto_msg_t request;
+    memset (&request, 0, sizeof request);
+    request.type = PROTO_REQ_RERUN;
+    request.u.get.id = id;
+    proto_msg_t *reply;
+    int rc = cli_client_call (self, &request, self->connect_timeout_ms, &reply);
+    if (rc)
+        return rc;
+    if (reply->type == PROTO_REP_ACCEPTED && reply->u.accepted_id) {
+        snprintf (new_id, PROTO_ID_MAX + 1, "%s", reply->u.accepted_id);
+        rc = 0;
+    }
+    else
+    if (cli_client_unsupported (reply)) {
+        cli_error ("the orchestrator at %s does not know rerun (it is older than cleudo): "
+                   "upgrade it, or submit the task again", self->endpoint);
+        rc = CLI_EXIT_REFUSED;
+    }
+    else
+        rc = cli_client_report (self, reply, "rerun", id);
+    proto_msg_destroy (&reply);
+    return rc;
+}
+
+int
+cli_client_list (cli_client_t *self, proto_status_t status, uint32_t limit,
+                 proto_msg_t **reply)
+{
+    proto_msg_t request;
+    memset (&request, 0, sizeof request);
+    request.type = PROTO_REQ_LIST;
+    request.u.list.status = status;
+    request.u.list.limit = limit;
+    int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
+    if (rc)
+        return rc;
+    if ((*reply)->type == PROTO_REP_TASKS)
+        return 0;
+    rc = cli_client_report (self, *reply, "list", NULL);
+    proto_msg_destroy (reply);
+    return rc;
+}
+
+int
+cli_client_workers (cli_client_t *self, proto_msg_t **reply)
+{
+    proto_msg_t request;
+    memset (&request, 0, sizeof request);
+    request.type = PROTO_REQ_WORKERS;
+    int rc = cli_client_call (self, &request, self->connect_timeout_ms, reply);
+    if (rc)
+        return rc;
+    if ((*reply)->type == PROTO_REP_WORKERS)
+        return 0;
+    rc = cli_client_report (self, *reply, "workers", NULL);
+    proto_msg_destroy (reply);
+    return rc;
+}
+
+const char *
+cli_client_endpoint (const cli_client_t *self)
+{
+    return self->endpoint;
+}
+
+int64_t
+cli_client_connect_timeout (const cli_client_t *self)
+{
+    return self->connect_timeout_ms;
 }
 
 int
@@ -340,7 +465,7 @@ cli_client_wait (cli_client_t *self, const char *id, int64_t timeout_ms, proto_m
                 *reply = last;
                 return CLI_EXIT_WAIT_TIMEOUT;
             }
-            s_report_silence (self, s_now_ms () - silent_since);
+            cli_client_report_silence (self, s_now_ms () - silent_since);
             proto_msg_destroy (&last);
             return CLI_EXIT_UNREACHABLE;
         }

@@ -1,15 +1,17 @@
 /*  cli_cmd_get.c - the commands about one task ID: "cleudo get ID",
-    "cleudo wait ID" and "cleudo cancel ID".                                */
+    "cleudo wait ID" and "cleudo cancel ID", and their shared parser.      */
 #include "cli.h"
-#include "cli_args.h"
-#include "cli_client.h"
+#include "cli_cmd.h"
 #include "cli_json.h"
 #include "cli_output.h"
 
 #include <stdio.h>
 #include <string.h>
 
-enum { O_JSON = CLI_OPT_COMMAND_, O_TIMEOUT, O_WAIT };
+#define O_JSON CLI_O_JSON
+#define O_TIMEOUT CLI_O_TIMEOUT
+#define O_WAIT CLI_O_WAIT
+typedef cli_id_args_t s_args_t;
 
 static const cli_opt_t s_get_opts[] = {
     CLI_GLOBAL_OPTS,
@@ -28,17 +30,21 @@ static const cli_opt_t s_cancel_opts[] = {
     { "wait", 0, false, O_WAIT },
 };
 
-typedef struct {
-    const char *id;                     /* the task id */
-    bool json;                          /* --json */
-    bool wait;                          /* cancel --wait */
-    uint64_t timeout_ms;                /* wait --timeout, 0: none */
-} s_args_t;
+int
+cli_command_connect (cli_global_t *global, cli_client_t **client)
+{
+    char err[CLI_ERR_MAX];
+    if (cli_global_find_token (global, err, sizeof err)) {
+        cli_error ("%s", err);
+        return CLI_EXIT_USAGE;
+    }
+    *client = cli_client_new (global);
+    return *client ? -1 : CLI_EXIT_INTERNAL;
+}
 
-/*  Returns -1 to go on, or the exit status to leave with.                 */
-static int
-s_parse (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts, size_t count,
-         s_args_t *args, cli_client_t **client)
+int
+cli_id_command_start (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts,
+                      size_t count, s_args_t *args, cli_client_t **client)
 {
     memset (args, 0, sizeof *args);
     const char *cmd = argv[0];
@@ -70,6 +76,12 @@ s_parse (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts, siz
         if (id == O_WAIT)
             args->wait = true;
         else
+        if (id == CLI_O_FOLLOW)
+            args->follow = true;
+        else
+        if (id == CLI_O_QUIET)
+            args->quiet = true;
+        else
         if (id == O_TIMEOUT) {
             if (cli_parse_duration (p.name, p.value, &args->timeout_ms, err, sizeof err)) {
                 cli_error ("%s", err);
@@ -90,12 +102,7 @@ s_parse (cli_global_t *global, int argc, char **argv, const cli_opt_t *opts, siz
         cli_error ("'%s' is not a task id (1 to 64 of A-Z a-z 0-9 _ -)", args->id);
         return CLI_EXIT_USAGE;
     }
-    if (cli_global_find_token (global, err, sizeof err)) {
-        cli_error ("%s", err);
-        return CLI_EXIT_USAGE;
-    }
-    *client = cli_client_new (global);
-    return *client ? -1 : CLI_EXIT_INTERNAL;
+    return cli_command_connect (global, client);
 }
 
 static int
@@ -113,7 +120,7 @@ cli_cmd_get (cli_global_t *global, int argc, char **argv)
     s_args_t args;
     cli_client_t *client = NULL;
     proto_msg_t *reply = NULL;
-    int rc = s_parse (global, argc, argv, s_get_opts, sizeof s_get_opts / sizeof s_get_opts[0],
+    int rc = cli_id_command_start (global, argc, argv, s_get_opts, sizeof s_get_opts / sizeof s_get_opts[0],
                       &args, &client);
     if (rc >= 0)
         return rc;
@@ -131,7 +138,7 @@ cli_cmd_wait (cli_global_t *global, int argc, char **argv)
     s_args_t args;
     cli_client_t *client = NULL;
     proto_msg_t *reply = NULL;
-    int rc = s_parse (global, argc, argv, s_wait_opts,
+    int rc = cli_id_command_start (global, argc, argv, s_wait_opts,
                       sizeof s_wait_opts / sizeof s_wait_opts[0], &args, &client);
     if (rc >= 0)
         return rc;
@@ -170,7 +177,7 @@ cli_cmd_cancel (cli_global_t *global, int argc, char **argv)
     s_args_t args;
     cli_client_t *client = NULL;
     proto_msg_t *reply = NULL;
-    int rc = s_parse (global, argc, argv, s_cancel_opts,
+    int rc = cli_id_command_start (global, argc, argv, s_cancel_opts,
                       sizeof s_cancel_opts / sizeof s_cancel_opts[0], &args, &client);
     if (rc >= 0)
         return rc;

@@ -88,8 +88,10 @@ static const char s_run_help[] =
 "       cleudo run [OPTIONS] --lang LANG FILE\n"
 "\n"
 "Run a task in a sandbox and wait for it to finish. Its stdout and stderr are\n"
-"written to cleudo's stdout and stderr byte for byte, and cleudo exits with\n"
-"the task's exit code.\n"
+"written to cleudo's stdout and stderr byte for byte as they are produced, and\n"
+"cleudo exits with the task's exit code. Ctrl-C cancels the task (exit 130).\n"
+"While the task waits for a worker, a progress line is shown on stderr when\n"
+"stderr is a terminal.\n"
 "\n"
 "PROGRAM is looked up in the sandbox's PATH. The first argument that is not an\n"
 "option (or everything after --) starts the task's command line, which is\n"
@@ -102,13 +104,15 @@ TASK_OPTIONS_HELP
 "  --json                 print the task record as one JSON object on stdout\n"
 "                         instead of the output (exit status as below)\n"
 "  -q, --quiet            no notes from cleudo on stderr (truncated output, timed\n"
-"                         out, killed, memory); errors are still shown\n"
+"                         out, killed, memory, restarted); errors are still shown\n"
+"  -d, --detach           do not wait: print the task's id, like cleudo submit\n"
 "\n"
 UNITS_HELP
 "\n"
 GLOBAL_HELP
 "\n"
 EXIT_HELP_TASK
+"  130                    Ctrl-C: the task was cancelled\n"
 EXIT_HELP_COLLIDE
 "\n"
 "Examples:\n"
@@ -189,6 +193,106 @@ GLOBAL_HELP
 "killed). A task that has finished already cannot be cancelled: exit 3.\n"
 EXIT_HELP_CLEUDO;
 
+static const char s_logs_help[] =
+"usage: cleudo logs [OPTIONS] ID\n"
+"\n"
+"Write a task's stdout and stderr, byte for byte, to cleudo's stdout and\n"
+"stderr. Without -f: what the orchestrator has stored (a task that has not\n"
+"finished has none yet). With -f: follow the output as it is produced until\n"
+"the task ends; Ctrl-C stops following (the task goes on).\n"
+"\n"
+"Options:\n"
+"  -f, --follow           follow a running task's output until it ends\n"
+"  --json                 print the task record as one JSON object (stdout,\n"
+"                         stderr and their _b64 twins hold the output)\n"
+"  -q, --quiet            no notes on stderr\n"
+"\n"
+GLOBAL_HELP
+"\n"
+"Exit status: 0 when the output was shown, whatever the task's status.\n"
+EXIT_HELP_CLEUDO
+"  130                    Ctrl-C while following\n";
+
+static const char s_ls_help[] =
+"usage: cleudo ls [OPTIONS]\n"
+"\n"
+"List tasks, newest first: id, status, exit code (or signal), when it was\n"
+"created, how long it ran, and what it runs. The status is in colour when\n"
+"stdout is a terminal (not with NO_COLOR set).\n"
+"\n"
+"Options:\n"
+"  -s, --status STATUS    only tasks in this status: queued, dispatched, running,\n"
+"                         succeeded, failed, timed_out, killed, memory_limit,\n"
+"                         output_limit, cancelled, rejected, lost, internal_error\n"
+"  -n, --limit N          at most N tasks (default: the orchestrator's, 50; it\n"
+"                         caps N at 1000)\n"
+"  --json                 print {\"items\": [...]}, each item a task as in the HTTP\n"
+"                         API's list (GET /api/tasks)\n"
+"\n"
+GLOBAL_HELP
+"\n"
+EXIT_HELP_PLAIN;
+
+static const char s_workers_help[] =
+"usage: cleudo workers [OPTIONS]\n"
+"\n"
+"List the connected sandboxes (workers): their slots, how many are busy, their\n"
+"version, when they were last heard from, tasks done, the tasks they run and\n"
+"the isolation layers they enforce.\n"
+"\n"
+"Options:\n"
+"  --json                 print {\"items\": [...]} with the keys of the HTTP API's\n"
+"                         GET /api/workers: id, slots, busy, free, version,\n"
+"                         last_heartbeat_ms, tasks_done, running, isolation\n"
+"\n"
+GLOBAL_HELP
+"\n"
+EXIT_HELP_PLAIN;
+
+static const char s_rerun_help[] =
+"usage: cleudo rerun [OPTIONS] ID\n"
+"\n"
+"Run task ID again, as it was submitted (argv or code, stdin, environment,\n"
+"files, limits), under a new id; print the new id.\n"
+"\n"
+"Options:\n"
+"  --wait                 wait for the new task and show it like cleudo wait\n"
+"  -f, --follow           follow the new task's output like cleudo run (its id\n"
+"                         goes to stderr); Ctrl-C cancels it\n"
+"  --json                 print {\"id\": NEW, \"rerun_of\": ID}; with --wait or\n"
+"                         --follow, the new task's record\n"
+"  -q, --quiet            no notes on stderr\n"
+"\n"
+GLOBAL_HELP
+"\n"
+"Exit status: 0 when the task was queued again; with --wait or --follow, as\n"
+"for cleudo run.\n"
+EXIT_HELP_CLEUDO;
+
+static const char s_files_help[] =
+"usage: cleudo files [OPTIONS] ID [PATH]\n"
+"\n"
+"Save the files task ID collected (--collect) under DIR, with their paths;\n"
+"with PATH, only that one. Names are checked (relative, no '..') and created\n"
+"inside DIR without following symbolic links; an existing file is never\n"
+"overwritten unless --force is given.\n"
+"\n"
+"Options:\n"
+"  -o, --output DIR       where to save (default: the current directory;\n"
+"                         created if missing). - writes PATH to stdout\n"
+"  --force                replace files that exist already\n"
+"  --json                 print {\"dir\": DIR, \"items\": [{\"path\", \"bytes\",\n"
+"                         \"saved\"}]} instead of one line per file\n"
+"\n"
+GLOBAL_HELP
+"\n"
+"Exit status:\n"
+"  0                      every file was saved\n"
+"  8                      a file could not be saved here (unsafe name, exists,\n"
+"                         a symbolic link in the way, I/O error); the others were\n"
+EXIT_HELP_CLEUDO_BASE
+"  3                      also: the task has not finished, or has no such PATH\n";
+
 static const char s_help_help[] =
 "usage: cleudo help [COMMAND]\n"
 "\n"
@@ -202,6 +306,11 @@ static const cli_command_t s_commands[] = {
     { "get", cli_cmd_get, "show a task: status, exit code, timings, output", s_get_help },
     { "wait", cli_cmd_wait, "wait until a task finishes, then show it like get", s_wait_help },
     { "cancel", cli_cmd_cancel, "cancel a task (kill it if it runs)", s_cancel_help },
+    { "logs", cli_cmd_logs, "print a task's output (-f: follow it live)", s_logs_help },
+    { "ls", cli_cmd_ls, "list tasks (--status S, --limit N)", s_ls_help },
+    { "rerun", cli_cmd_rerun, "run a task again under a new id", s_rerun_help },
+    { "files", cli_cmd_files, "save the files a task collected", s_files_help },
+    { "workers", cli_cmd_workers, "list the connected sandboxes", s_workers_help },
     { "help", cli_cmd_help, "show help for cleudo or for one command", s_help_help },
 };
 #define N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -239,7 +348,12 @@ cli_help_print_main (void)
             "  0                      success\n"
             EXIT_HELP_CLEUDO_BASE
             "  6                      wait --timeout passed before the task finished\n"
-            EXIT_HELP_QUEUE_FULL);
+            EXIT_HELP_QUEUE_FULL
+            "  8                      files: a file could not be saved locally\n"
+            "  130                    Ctrl-C (run cancels its task)\n"
+            "\n"
+            "Environment: CLEUDO_ENDPOINT, CLEUDO_TOKEN, CLEUDO_CONNECT_TIMEOUT,\n"
+            "ORCH_DATA_DIR, NO_COLOR. See also man cleudo.\n");
 }
 
 int

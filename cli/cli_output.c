@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /*  ---------------------------------------------------------------------
     Formatting helpers                                                     */
@@ -16,8 +18,8 @@
 /*  Text from the wire (error strings, worker names) reaches a terminal:
     control characters become '?', so nobody can move the cursor or forge
     lines there.                                                            */
-static void
-s_clean (char *text)
+void
+cli_clean (char *text)
 {
     for (unsigned char *p = (unsigned char *) text; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -62,8 +64,8 @@ cli_format_ms (char *buf, size_t size, uint64_t ms)
                   ms % 3600000 / 60000);
 }
 
-static void
-s_format_bytes (char *buf, size_t size, uint64_t bytes)
+void
+cli_format_bytes (char *buf, size_t size, uint64_t bytes)
 {
     static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
     if (bytes < 1024) {
@@ -129,7 +131,7 @@ cli_format_argv (char *buf, size_t size, const char **argv, size_t argc)
             s_append (buf, size, "'");
         }
     }
-    s_clean (buf);
+    cli_clean (buf);
     if (strlen (buf) + 1 >= size && size > 4)
         memcpy (buf + size - 4, "...", 4);
 }
@@ -205,7 +207,7 @@ cli_outcome (const proto_record_t *record, char *msg, size_t msg_size, cli_say_t
             code = CLI_EXIT_MEMORY_LIMIT;
             snprintf (msg, msg_size, "task %s exceeded its memory limit", id);
             if (record->task.limits.memory_bytes) {
-                s_format_bytes (text, sizeof text, record->task.limits.memory_bytes);
+                cli_format_bytes (text, sizeof text, record->task.limits.memory_bytes);
                 s_append (msg, msg_size, " of %s", text);
             }
             if (error)
@@ -240,9 +242,48 @@ cli_outcome (const proto_record_t *record, char *msg, size_t msg_size, cli_say_t
             level = CLI_SAY_ERROR;
             break;
     }
-    s_clean (msg);
+    cli_clean (msg);
     if (say)
         *say = level;
+    return code;
+}
+
+int
+cli_write_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *p = data;
+    while (size > 0) {
+        ssize_t n = write (fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        size -= (size_t) n;
+    }
+    return 0;
+}
+
+int
+cli_print_task_notes (const proto_record_t *record, FILE *err_out, bool quiet,
+                      bool at_line_start)
+{
+    const proto_result_t *r = &record->result;
+    char msg[1024];
+    cli_say_t say;
+    int code = cli_outcome (record, msg, sizeof msg, &say);
+    bool notes = !quiet && (r->stdout_truncated || r->stderr_truncated || say == CLI_SAY_NOTE);
+    bool speak = notes || say == CLI_SAY_ERROR;
+    /*  Our lines start on a line of their own; the task's bytes stay exact. */
+    if (speak && !at_line_start)
+        fputc ('\n', err_out);
+    if (!quiet && r->stdout_truncated)
+        fprintf (err_out, "cleudo: stdout truncated at %zu bytes\n", r->stdout_data.size);
+    if (!quiet && r->stderr_truncated)
+        fprintf (err_out, "cleudo: stderr truncated at %zu bytes\n", r->stderr_data.size);
+    if (say == CLI_SAY_ERROR || (say == CLI_SAY_NOTE && !quiet))
+        fprintf (err_out, "cleudo: %s\n", msg);
+    fflush (err_out);
     return code;
 }
 
@@ -258,22 +299,42 @@ cli_print_task_output (const proto_record_t *record, FILE *out, FILE *err_out, b
     }
     if (r->stderr_data.size)
         fwrite (r->stderr_data.data, 1, r->stderr_data.size, err_out);
-    char msg[1024];
-    cli_say_t say;
-    int code = cli_outcome (record, msg, sizeof msg, &say);
-    bool notes = !quiet && (r->stdout_truncated || r->stderr_truncated || say == CLI_SAY_NOTE);
-    bool speak = notes || say == CLI_SAY_ERROR;
-    /*  Our lines start on a line of their own; the task's bytes stay exact. */
-    if (speak && r->stderr_data.size && r->stderr_data.data[r->stderr_data.size - 1] != '\n')
-        fputc ('\n', err_out);
-    if (!quiet && r->stdout_truncated)
-        fprintf (err_out, "cleudo: stdout truncated at %zu bytes\n", r->stdout_data.size);
-    if (!quiet && r->stderr_truncated)
-        fprintf (err_out, "cleudo: stderr truncated at %zu bytes\n", r->stderr_data.size);
-    if (say == CLI_SAY_ERROR || (say == CLI_SAY_NOTE && !quiet))
-        fprintf (err_out, "cleudo: %s\n", msg);
-    fflush (err_out);
-    return code;
+    bool at_line_start = !r->stderr_data.size
+                         || r->stderr_data.data[r->stderr_data.size - 1] == '\n';
+    return cli_print_task_notes (record, err_out, quiet, at_line_start);
+}
+
+bool
+cli_use_color (int fd)
+{
+    const char *no_color = getenv ("NO_COLOR");
+    const char *term = getenv ("TERM");
+    if (no_color)               /* https://no-color.org: set at all, even empty */
+        return false;
+    if (term && strcmp (term, "dumb") == 0)
+        return false;
+    return isatty (fd) == 1;
+}
+
+const char *
+cli_status_color (proto_status_t status)
+{
+    switch (status) {
+        case PROTO_STATUS_SUCCEEDED:        return "\033[32m";      /* green */
+        case PROTO_STATUS_RUNNING:
+        case PROTO_STATUS_DISPATCHED:       return "\033[36m";      /* cyan */
+        case PROTO_STATUS_QUEUED:           return "\033[2m";       /* dim */
+        case PROTO_STATUS_TIMED_OUT:
+        case PROTO_STATUS_KILLED:
+        case PROTO_STATUS_MEMORY_LIMIT:
+        case PROTO_STATUS_OUTPUT_LIMIT:
+        case PROTO_STATUS_CANCELLED:        return "\033[33m";      /* yellow */
+        case PROTO_STATUS_FAILED:
+        case PROTO_STATUS_REJECTED:
+        case PROTO_STATUS_LOST:
+        case PROTO_STATUS_INTERNAL_ERROR:   return "\033[31m";      /* red */
+        default:                            return "";
+    }
 }
 
 /*  ---------------------------------------------------------------------
@@ -289,7 +350,7 @@ static void
 s_print_stream (FILE *out, const char *name, proto_bytes_t data, bool truncated)
 {
     char size[64];
-    s_format_bytes (size, sizeof size, data.size);
+    cli_format_bytes (size, sizeof size, data.size);
     fprintf (out, "--- %s (%s%s) ---\n", name, size, truncated ? ", truncated" : "");
     if (!data.size)
         return;
@@ -319,7 +380,7 @@ s_describe_limits (char *buf, size_t size, const proto_limits_t *l)
         sep = ", ";
     }
     if (l->memory_bytes) {
-        s_format_bytes (t, sizeof t, l->memory_bytes);
+        cli_format_bytes (t, sizeof t, l->memory_bytes);
         s_append (buf, size, "%smemory %s", sep, t);
         sep = ", ";
     }
@@ -328,12 +389,12 @@ s_describe_limits (char *buf, size_t size, const proto_limits_t *l)
         sep = ", ";
     }
     if (l->output_bytes) {
-        s_format_bytes (t, sizeof t, l->output_bytes);
+        cli_format_bytes (t, sizeof t, l->output_bytes);
         s_append (buf, size, "%soutput %s", sep, t);
         sep = ", ";
     }
     if (l->file_bytes) {
-        s_format_bytes (t, sizeof t, l->file_bytes);
+        cli_format_bytes (t, sizeof t, l->file_bytes);
         s_append (buf, size, "%sfile size %s", sep, t);
         sep = ", ";
     }
@@ -350,7 +411,7 @@ cli_print_summary (FILE *out, const proto_record_t *record)
     char line[2048], a[64], b[64], c[64];
 
     snprintf (line, sizeof line, "%s", record->id ? record->id : "?");
-    s_clean (line);
+    cli_clean (line);
     s_print_field (out, "id:", line);
 
     snprintf (line, sizeof line, "%s", proto_status_name (record->status));
@@ -363,7 +424,7 @@ cli_print_summary (FILE *out, const proto_record_t *record)
     s_print_field (out, "status:", line);
 
     if (t->lang != PROTO_LANG_NONE) {
-        s_format_bytes (a, sizeof a, t->code.size);
+        cli_format_bytes (a, sizeof a, t->code.size);
         snprintf (line, sizeof line, "%s code, %s", proto_lang_name (t->lang), a);
     }
     else
@@ -375,7 +436,7 @@ cli_print_summary (FILE *out, const proto_record_t *record)
 
     if (record->worker) {
         snprintf (line, sizeof line, "%s (attempt %" PRIu32 ")", record->worker, record->attempt);
-        s_clean (line);
+        cli_clean (line);
         s_print_field (out, "worker:", line);
     }
     cli_format_time (line, sizeof line, record->created_ms);
@@ -394,28 +455,28 @@ cli_print_summary (FILE *out, const proto_record_t *record)
     if (done) {
         cli_format_ms (a, sizeof a, r->wall_ms);
         cli_format_ms (b, sizeof b, r->cpu_ms);
-        s_format_bytes (c, sizeof c, r->max_rss_kb * 1024);
+        cli_format_bytes (c, sizeof c, r->max_rss_kb * 1024);
         snprintf (line, sizeof line, "%s wall, %s cpu, max rss %s", a, b, c);
         s_print_field (out, "ran:", line);
         if (r->error && *r->error) {
             snprintf (line, sizeof line, "%s", r->error);
-            s_clean (line);
+            cli_clean (line);
             s_print_field (out, "error:", line);
         }
         if (r->file_count) {
             line[0] = '\0';
             for (size_t i = 0; i < r->file_count; i++) {
-                s_format_bytes (a, sizeof a, r->files[i].content.size);
+                cli_format_bytes (a, sizeof a, r->files[i].content.size);
                 s_append (line, sizeof line, "%s%s (%s)", i ? ", " : "", r->files[i].path, a);
             }
-            s_clean (line);
+            cli_clean (line);
             s_print_field (out, "files:", line);
         }
         if (r->file_ref_count) {
             line[0] = '\0';
             for (size_t i = 0; i < r->file_ref_count; i++)
                 s_append (line, sizeof line, "%s%s", i ? ", " : "", r->file_refs[i]);
-            s_clean (line);
+            cli_clean (line);
             s_print_field (out, "file refs:", line);
         }
         s_print_stream (out, "stdout", r->stdout_data, r->stdout_truncated);
@@ -432,7 +493,7 @@ cli_error (const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (buf, sizeof buf, fmt, ap);
     va_end (ap);
-    s_clean (buf);
+    cli_clean (buf);
     fflush (stdout);
     fprintf (stderr, "cleudo: %s\n", buf);
     fflush (stderr);

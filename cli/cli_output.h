@@ -36,6 +36,30 @@ int cli_outcome (const proto_record_t *record, char *msg, size_t msg_size, cli_s
     exit status.                                                            */
 int cli_print_task_output (const proto_record_t *record, FILE *out, FILE *err_out, bool quiet);
 
+/*  After the task's bytes went out some other way (streaming): the
+    truncation notes and the outcome line on err_out. at_line_start: the
+    task's stderr, as written, ended with a newline (or was empty), so our
+    lines need no newline first. Returns the exit status.                   */
+int cli_print_task_notes (const proto_record_t *record, FILE *err_out, bool quiet,
+                          bool at_line_start);
+
+/*  write(2) all of data to fd (EINTR, short writes); 0 or -1 (errno).      */
+int cli_write_all (int fd, const void *data, size_t size);
+
+/*  Colour on fd: it is a terminal, NO_COLOR is not set (to anything), and
+    TERM is not "dumb".                                                     */
+bool cli_use_color (int fd);
+/*  The ANSI colour for a status ("" for none); reset with CLI_COLOR_OFF.   */
+const char *cli_status_color (proto_status_t status);
+#define CLI_COLOR_OFF "\033[0m"
+
+/*  Text from the wire made safe for a terminal: control characters become
+    '?' (in place).                                                         */
+void cli_clean (char *text);
+
+/*  "2.0 KiB", "17 bytes"                                                   */
+void cli_format_bytes (char *buf, size_t size, uint64_t bytes);
+
 /*  get / wait: a summary for people.                                       */
 void cli_print_summary (FILE *out, const proto_record_t *record);
 

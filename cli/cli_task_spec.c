@@ -20,7 +20,8 @@ enum {
     O_NETWORK,
     O_JSON,
     O_QUIET,
-    O_KEY
+    O_KEY,
+    O_DETACH
 };
 
 static const cli_opt_t s_task_opts[] = {
@@ -40,6 +41,7 @@ static const cli_opt_t s_task_opts[] = {
     { "json", 0, false, O_JSON },
     { "quiet", 'q', false, O_QUIET },
     { "key", 0, true, O_KEY },
+    { "detach", 'd', false, O_DETACH },
 };
 #define TASK_OPTS (sizeof s_task_opts / sizeof s_task_opts[0])
 
@@ -266,6 +268,9 @@ s_task_option (cli_task_spec_t *self, int id, const char *name, const char *valu
             return 0;
         case O_QUIET:
             self->quiet = true;
+            return 0;
+        case O_DETACH:
+            self->detach = true;
             return 0;
         case O_KEY: {
             size_t len = strlen (value);

@@ -16,6 +16,7 @@ typedef struct {
     proto_task_t task;                  /* the task to submit; views into below */
     bool json;                          /* --json */
     bool quiet;                         /* --quiet */
+    bool detach;                        /* run --detach / -d: submit only */
     bool help;                          /* --help was asked for */
     const char *key;                    /* --key: idempotency key, or NULL */
     const char *code_path;              /* FILE of --lang, "-" for stdin */

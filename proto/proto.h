@@ -224,6 +224,9 @@ typedef struct {
     uint64_t tasks_done;
     proto_layer_t *isolation;
     size_t isolation_count;
+    const char **running;               /* optional: ids of the tasks it runs
+                                           (NULL / 0: not sent) */
+    size_t running_count;
 } proto_worker_info_t;
 
 /*  Submit-socket requests (CLI -> orchestrator)                            */
@@ -244,6 +247,14 @@ typedef struct {
     uint32_t limit;                     /* 0: server default */
 } proto_req_list_t;
 
+/*  stream: live output of one task from these byte offsets (of the
+    current attempt) on.                                                    */
+typedef struct {
+    const char *id;
+    uint64_t stdout_from;               /* bytes of stdout the client has */
+    uint64_t stderr_from;               /* bytes of stderr the client has */
+} proto_req_stream_t;
+
 /*  Submit-socket replies (orchestrator -> CLI)                             */
 typedef struct {
     proto_record_t *items;
@@ -254,6 +265,17 @@ typedef struct {
     proto_worker_info_t *items;
     size_t count;
 } proto_rep_workers_t;
+
+/*  output (reply to stream): bytes [offset, offset + data.size) of one
+    stream of one attempt. Empty data: a keepalive (offset is then the
+    stream's current length).                                               */
+typedef struct {
+    const char *id;
+    uint32_t attempt;                   /* 0: not dispatched yet */
+    proto_stream_t stream;
+    uint64_t offset;                    /* byte offset of data in the stream */
+    proto_bytes_t data;
+} proto_rep_output_t;
 
 typedef struct {
     const char *code;                   /* machine code: "bad_request", ... */
@@ -288,6 +310,10 @@ typedef enum {
     PROTO_REP_TASKS,
     PROTO_REP_WORKERS,
     PROTO_REP_ERROR,
+    /* later additions to the submit socket (appended: values stay) */
+    PROTO_REQ_RERUN,                    /* request: the task again, new id */
+    PROTO_REQ_STREAM,                   /* request: live output */
+    PROTO_REP_OUTPUT,                   /* reply: a chunk of live output */
     PROTO_TYPE_COUNT_
 } proto_type_t;
 
@@ -299,8 +325,10 @@ typedef enum {
     PROTO_CH_RESULTS,                   /* hello heartbeat started output result
                                            bye */
     PROTO_CH_CONTROL,                   /* cancel ack */
-    PROTO_CH_SUBMIT,                    /* submit get wait cancel list workers */
-    PROTO_CH_REPLY                      /* accepted task tasks workers error */
+    PROTO_CH_SUBMIT,                    /* submit get wait cancel list workers
+                                           rerun stream */
+    PROTO_CH_REPLY                      /* accepted task tasks workers error
+                                           output */
 } proto_channel_t;
 
 typedef struct proto_arena_t proto_arena_t;
@@ -320,13 +348,16 @@ typedef struct {
         proto_ack_t ack;
         proto_bye_t bye;
         proto_req_submit_t submit;      /* PROTO_REQ_SUBMIT */
-        proto_req_id_t get;             /* PROTO_REQ_GET, _WAIT, _CANCEL */
+        proto_req_id_t get;             /* PROTO_REQ_GET, _WAIT, _CANCEL,
+                                           _RERUN */
         proto_req_list_t list;          /* PROTO_REQ_LIST */
+        proto_req_stream_t stream;      /* PROTO_REQ_STREAM */
         const char *accepted_id;        /* PROTO_REP_ACCEPTED */
         proto_record_t record;          /* PROTO_REP_TASK */
         proto_rep_tasks_t tasks;        /* PROTO_REP_TASKS */
         proto_rep_workers_t workers;    /* PROTO_REP_WORKERS */
         proto_rep_error_t error;        /* PROTO_REP_ERROR */
+        proto_rep_output_t chunk;       /* PROTO_REP_OUTPUT */
     } u;
     proto_arena_t *arena;               /* decoded messages only */
 } proto_msg_t;

@@ -432,6 +432,7 @@ static const dec_field_t s_worker_fields[] = {
     FLD    ("last_seen_ms", K_I64,  0, W (last_seen_ms)),
     FLD    ("tasks_done",   K_U64,  0, W (tasks_done)),
     FLD_FN ("isolation",    s_fn_layers, 0, W (isolation), W (isolation_count)),
+    FLD_FN ("running",      s_fn_ids, 0, W (running), W (running_count)),
 };
 
 static int
@@ -537,6 +538,18 @@ static const dec_field_t s_list[] = {
     FLD   ("status", K_STATUS, 0, M (list.status)),
     FLD_U ("limit",  K_U32,    0, M (list.limit), 0, UINT32_MAX),
 };
+static const dec_field_t s_stream_req[] = {
+    FLD ("id",          K_ID,  F_REQ, M (stream.id)),
+    FLD ("stdout_from", K_U64, 0,     M (stream.stdout_from)),
+    FLD ("stderr_from", K_U64, 0,     M (stream.stderr_from)),
+};
+static const dec_field_t s_rep_output[] = {
+    FLD    ("id",      K_ID,    F_REQ, M (chunk.id)),
+    FLD_U  ("attempt", K_U32,   F_REQ, M (chunk.attempt), 0, UINT32_MAX),
+    FLD_FN ("stream",  s_fn_stream, F_REQ, M (chunk.stream), NO_AUX),
+    FLD    ("offset",  K_U64,   F_REQ, M (chunk.offset)),
+    FLD    ("data",    K_BYTES, F_REQ, M (chunk.data)),
+};
 static const dec_field_t s_accepted[] = {
     FLD ("id", K_ID, F_REQ, M (accepted_id)),
 };
@@ -568,9 +581,10 @@ proto_type_channel (proto_type_t type)
             return PROTO_CH_CONTROL;
         case PROTO_REQ_SUBMIT: case PROTO_REQ_GET: case PROTO_REQ_WAIT:
         case PROTO_REQ_CANCEL: case PROTO_REQ_LIST: case PROTO_REQ_WORKERS:
+        case PROTO_REQ_RERUN: case PROTO_REQ_STREAM:
             return PROTO_CH_SUBMIT;
         case PROTO_REP_ACCEPTED: case PROTO_REP_TASK: case PROTO_REP_TASKS:
-        case PROTO_REP_WORKERS: case PROTO_REP_ERROR:
+        case PROTO_REP_WORKERS: case PROTO_REP_ERROR: case PROTO_REP_OUTPUT:
             return PROTO_CH_REPLY;
         default:
             return (proto_channel_t) 0;
@@ -609,7 +623,9 @@ dec_body (dec_t *dec, proto_msg_t *msg, const msgpack_object *root)
         case PROTO_ACK:          LAYER (s_ack, msg); break;
         case PROTO_REQ_SUBMIT:   LAYER (s_submit, msg); break;
         case PROTO_REQ_GET:
-        case PROTO_REQ_CANCEL:   LAYER (s_by_id, msg); break;
+        case PROTO_REQ_CANCEL:
+        case PROTO_REQ_RERUN:    LAYER (s_by_id, msg); break;
+        case PROTO_REQ_STREAM:   LAYER (s_stream_req, msg); break;
         case PROTO_REQ_WAIT:     LAYER (s_wait, msg); break;
         case PROTO_REQ_LIST:     LAYER (s_list, msg); break;
         case PROTO_REQ_WORKERS:  break;
@@ -618,6 +634,7 @@ dec_body (dec_t *dec, proto_msg_t *msg, const msgpack_object *root)
         case PROTO_REP_TASKS:    LAYER (s_rep_tasks, msg); break;
         case PROTO_REP_WORKERS:  LAYER (s_rep_workers, msg); break;
         case PROTO_REP_ERROR:    LAYER (s_rep_error, msg); break;
+        case PROTO_REP_OUTPUT:   LAYER (s_rep_output, msg); break;
         default:
             return dec_fail (dec, "unknown type");
     }

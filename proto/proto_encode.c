@@ -444,7 +444,7 @@ s_worker_info (enc_t *enc, const proto_worker_info_t *info)
 {
     if (info->slots < 1 || info->slots > 1024 || info->free > 1024)
         s_invalid (enc);
-    msgpack_pack_map (&enc->pk, 7);
+    msgpack_pack_map (&enc->pk, 7 + (info->running_count > 0));
     s_key (enc, "worker");
     s_name (enc, info->worker);
     s_key (enc, "slots");
@@ -459,6 +459,12 @@ s_worker_info (enc_t *enc, const proto_worker_info_t *info)
     s_uint (enc, info->tasks_done);
     s_key (enc, "isolation");
     s_layers (enc, info->isolation, info->isolation_count);
+    /*  Optional, added later: absent when empty, so the map of a worker
+        without running tasks is byte for byte what it always was.         */
+    if (info->running_count) {
+        s_key (enc, "running");
+        s_strings (enc, info->running, info->running_count, S_ID);
+    }
 }
 
 /*  ---- size estimate: payload bytes dominate big frames -----------------  */
@@ -496,6 +502,7 @@ s_estimate (const proto_msg_t *msg)
         case PROTO_REQ_SUBMIT: size += s_task_size (&msg->u.submit.task); break;
         case PROTO_RESULT:     size += s_result_size (&msg->u.result); break;
         case PROTO_OUTPUT:     size += msg->u.output.data.size; break;
+        case PROTO_REP_OUTPUT: size += msg->u.chunk.data.size; break;
         case PROTO_REP_TASK:
             size += s_task_size (&msg->u.record.task) + s_result_size (&msg->u.record.result);
             break;
@@ -657,6 +664,7 @@ s_message (enc_t *enc, const proto_msg_t *msg)
             break;
         case PROTO_REQ_GET:
         case PROTO_REQ_CANCEL:
+        case PROTO_REQ_RERUN:
             s_header (enc, msg, 1);
             s_key (enc, "id");
             s_id (enc, msg->u.get.id);
@@ -682,6 +690,31 @@ s_message (enc_t *enc, const proto_msg_t *msg)
             break;
         case PROTO_REQ_WORKERS:
             s_header (enc, msg, 0);
+            break;
+        case PROTO_REQ_STREAM:
+            s_header (enc, msg, 3);
+            s_key (enc, "id");
+            s_id (enc, msg->u.stream.id);
+            s_key (enc, "stdout_from");
+            s_uint (enc, msg->u.stream.stdout_from);
+            s_key (enc, "stderr_from");
+            s_uint (enc, msg->u.stream.stderr_from);
+            break;
+        case PROTO_REP_OUTPUT:
+            if (msg->u.chunk.stream != PROTO_STREAM_STDOUT
+            &&  msg->u.chunk.stream != PROTO_STREAM_STDERR)
+                s_invalid (enc);
+            s_header (enc, msg, 5);
+            s_key (enc, "id");
+            s_id (enc, msg->u.chunk.id);
+            s_key (enc, "attempt");
+            s_uint (enc, msg->u.chunk.attempt);
+            s_key (enc, "stream");
+            s_key (enc, proto_stream_name (msg->u.chunk.stream));
+            s_key (enc, "offset");
+            s_uint (enc, msg->u.chunk.offset);
+            s_key (enc, "data");
+            s_bytes (enc, msg->u.chunk.data);
             break;
         case PROTO_REP_ACCEPTED:
             s_header (enc, msg, 1);

@@ -28,6 +28,9 @@ static const char *const s_type_names[PROTO_TYPE_COUNT_] = {
     [PROTO_REP_TASKS]    = "tasks",
     [PROTO_REP_WORKERS]  = "workers",
     [PROTO_REP_ERROR]    = "error",
+    [PROTO_REQ_RERUN]    = "rerun",
+    [PROTO_REQ_STREAM]   = "stream",
+    [PROTO_REP_OUTPUT]   = "output",
 };
 
 static const char *const s_status_names[PROTO_STATUS_COUNT_] = {

@@ -18,14 +18,21 @@ struct sbx_outcap_t {
     size_t cap;                         /* most bytes ever kept */
     uint64_t total;                     /* bytes seen, kept or discarded */
     bool truncated;                     /* something was discarded */
+    bool stream;                        /* live output on */
+    size_t streamed;                    /* kept bytes sent as chunks */
+    uint64_t seq;                       /* number of the next chunk */
+    int64_t pending_since;              /* first unsent byte came; -1 none */
+    int64_t hold_until;                 /* after a failed send: not before */
 };
 
 sbx_outcap_t *
 sbx_outcap_new (size_t cap)
 {
     sbx_outcap_t *self = calloc (1, sizeof *self);
-    if (self)
+    if (self) {
         self->cap = cap;
+        self->pending_since = -1;
+    }
     return self;
 }
 
@@ -64,16 +71,18 @@ s_room (sbx_outcap_t *self, size_t want)
 }
 
 static void
-s_account (sbx_outcap_t *self, size_t seen, size_t kept)
+s_account (sbx_outcap_t *self, size_t seen, size_t kept, int64_t now)
 {
     self->total += seen;
     self->size += kept;
     if (kept < seen)
         self->truncated = true;
+    if (kept && self->stream && self->pending_since < 0)
+        self->pending_since = now;
 }
 
 int
-sbx_outcap_read (sbx_outcap_t *self, int fd)
+sbx_outcap_read (sbx_outcap_t *self, int fd, int64_t now_ms)
 {
     uint8_t scratch[16384];
     size_t budget = READ_BUDGET;
@@ -83,7 +92,7 @@ sbx_outcap_read (sbx_outcap_t *self, int fd)
         size_t len = room ? room : sizeof scratch;
         ssize_t n = read (fd, into, len);
         if (n > 0) {
-            s_account (self, (size_t) n, room ? (size_t) n : 0);
+            s_account (self, (size_t) n, room ? (size_t) n : 0, now_ms);
             budget -= (size_t) n < budget ? (size_t) n : budget;
             continue;
         }
@@ -99,12 +108,12 @@ sbx_outcap_read (sbx_outcap_t *self, int fd)
 }
 
 void
-sbx_outcap_append (sbx_outcap_t *self, const void *data, size_t size)
+sbx_outcap_append (sbx_outcap_t *self, const void *data, size_t size, int64_t now_ms)
 {
     size_t room = s_room (self, size);
     if (room)
         memcpy (self->data + self->size, data, room);
-    s_account (self, size, room);
+    s_account (self, size, room, now_ms);
 }
 
 const uint8_t *
@@ -129,4 +138,66 @@ uint64_t
 sbx_outcap_total (const sbx_outcap_t *self)
 {
     return self->total;
+}
+
+/*  ---- live output ----------------------------------------------------------- */
+
+void
+sbx_outcap_stream (sbx_outcap_t *self, int64_t now_ms)
+{
+    self->stream = true;
+    if (self->size > self->streamed && self->pending_since < 0)
+        self->pending_since = now_ms;
+}
+
+int64_t
+sbx_outcap_next_flush (const sbx_outcap_t *self)
+{
+    if (!self->stream || self->size == self->streamed)
+        return -1;
+    /*  A full chunk goes at once; a small one waits for more, but never
+        longer than SBX_OUTCAP_CHUNK_MS after its first byte.              */
+    int64_t due = self->pending_since;
+    if (self->size - self->streamed < SBX_OUTCAP_CHUNK_BYTES)
+        due += SBX_OUTCAP_CHUNK_MS;
+    return due > self->hold_until ? due : self->hold_until;
+}
+
+bool
+sbx_outcap_chunk (const sbx_outcap_t *self, int64_t now_ms, sbx_outcap_chunk_t *chunk)
+{
+    int64_t due = sbx_outcap_next_flush (self);
+    if (due < 0 || now_ms < due)
+        return false;
+    chunk->data = self->data + self->streamed;
+    chunk->size = self->size - self->streamed;
+    chunk->seq = self->seq;
+    return true;
+}
+
+void
+sbx_outcap_chunk_done (sbx_outcap_t *self, const sbx_outcap_chunk_t *chunk, bool sent,
+                       int64_t now_ms)
+{
+    if (!sent) {
+        /*  Keep the bytes: a gap would break "streamed is a prefix of the
+            result". Try again a little later, not in a busy loop.          */
+        self->hold_until = now_ms + SBX_OUTCAP_CHUNK_MS;
+        return;
+    }
+    self->streamed += chunk->size;
+    self->seq++;
+    self->pending_since = self->streamed < self->size ? now_ms : -1;
+}
+
+size_t
+sbx_outcap_streamed (const sbx_outcap_t *self)
+{
+    return self->streamed;
+}
+
+uint64_t
+sbx_outcap_seq (const sbx_outcap_t *self)
+{
+    return self->seq;
 }

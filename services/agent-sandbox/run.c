@@ -422,7 +422,7 @@ s_start (sbx_run_t *self)
                                          sizeof program)) {
         char text[PROTO_PATH_MAX + 64];
         int n = snprintf (text, sizeof text, "command not found: %s", argv0 ? argv0 : "");
-        sbx_outcap_append (self->err, text, n > 0 ? (size_t) n : 0);
+        sbx_outcap_append (self->err, text, n > 0 ? (size_t) n : 0, sbx_now_ms ());
         self->reaped = true;            /* report exit code 127 like a shell */
         self->wstatus = 127 << 8;
         self->start_ms = self->end_ms = sbx_now_ms ();
@@ -545,6 +545,11 @@ sbx_run_new (const sbx_run_conf_t *conf, size_t slot, const proto_task_t *task,
         sbx_run_destroy (&self);
         return NULL;
     }
+    if (conf->stream_output) {
+        int64_t now = sbx_now_ms ();
+        sbx_outcap_stream (self->out, now);
+        sbx_outcap_stream (self->err, now);
+    }
     self->state = RUN_RUNNING;
     if (task->limits.network == 1 && !conf->allow_network)
         s_end_early (self, PROTO_STATUS_REJECTED, "limits.network: this worker does not"
@@ -641,12 +646,12 @@ sbx_run_ready (sbx_run_t *self, int fd, int64_t now_ms)
     if (fd == self->stdin_fd)
         s_feed_stdin (self);
     else if (fd == self->out_fd) {
-        if (sbx_outcap_read (self->out, fd))
+        if (sbx_outcap_read (self->out, fd, now_ms))
             s_close (&self->out_fd);
         s_check_output (self);
     }
     else if (fd == self->err_fd) {
-        if (sbx_outcap_read (self->err, fd))
+        if (sbx_outcap_read (self->err, fd, now_ms))
             s_close (&self->err_fd);
         s_check_output (self);
     }
@@ -735,4 +740,46 @@ sbx_run_cancel (sbx_run_t *self)
     kill (-self->pid, SIGKILL);
     kill (self->pid, SIGKILL);
     return true;
+}
+
+/*  ---- live output (appended: the live output issue) ------------------------- */
+
+int64_t
+sbx_run_next_flush (const sbx_run_t *self)
+{
+    if (self->state != RUN_RUNNING)
+        return -1;
+    int64_t out = sbx_outcap_next_flush (self->out);
+    int64_t err = sbx_outcap_next_flush (self->err);
+    if (out < 0)
+        return err;
+    return err < 0 || out < err ? out : err;
+}
+
+static void
+s_stream_one (sbx_run_t *self, sbx_outcap_t *cap, proto_stream_t stream, int64_t now,
+              sbx_run_output_fn *send, void *arg)
+{
+    sbx_outcap_chunk_t chunk;
+    if (!sbx_outcap_chunk (cap, now, &chunk))
+        return;
+    proto_output_t o = {
+        .id = self->id,
+        .attempt = self->attempt,
+        .stream = stream,
+        .seq = chunk.seq,
+        .data = { chunk.data, chunk.size },
+    };
+    sbx_outcap_chunk_done (cap, &chunk, send (arg, &o) == 0, now);
+}
+
+void
+sbx_run_stream (sbx_run_t *self, int64_t now_ms, sbx_run_output_fn *send, void *arg)
+{
+    /*  Not after the main process ended: the result follows at once and
+        carries every byte, so a last chunk would only cost a frame.       */
+    if (self->state != RUN_RUNNING)
+        return;
+    s_stream_one (self, self->out, PROTO_STREAM_STDOUT, now_ms, send, arg);
+    s_stream_one (self, self->err, PROTO_STREAM_STDERR, now_ms, send, arg);
 }

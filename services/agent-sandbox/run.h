@@ -73,6 +73,19 @@ void sbx_run_wait (sbx_run_t *self);
 /*  CLOCK_MONOTONIC in milliseconds.                                        */
 int64_t sbx_now_ms (void);
 
+/*  ---- live output (conf->stream_output) --------------------------------- */
+
+/*  Sends one chunk as an "output" frame: 0 when sent, -1 when it cannot be
+    now (the chunk is kept and offered again later).                        */
+typedef int (sbx_run_output_fn) (void *arg, const proto_output_t *chunk);
+
+/*  Monotonic ms when a chunk of output is due, -1 when none is. Only while
+    the main process runs: once it has ended, everything goes with the
+    result, which is not delayed for a last chunk.                          */
+int64_t sbx_run_next_flush (const sbx_run_t *self);
+/*  Offer the chunks due at now_ms (stdout, then stderr) to send.           */
+void sbx_run_stream (sbx_run_t *self, int64_t now_ms, sbx_run_output_fn *send, void *arg);
+
 /*  Kill the task's process group because a client cancelled it: the run
     ends like any other, with status "cancelled" and the output captured
     so far. false when there is nothing left to kill (not running).        */

@@ -101,6 +101,9 @@ sbx_config_load (sbx_config_t *cfg, int argc, char **argv, char *err, size_t err
         { "SANDBOX_OUTPUT_POLICY", "output-policy", CFG_CHOICE, "truncate", 0, 0, "truncate|kill",
           "output beyond the cap: truncate (keep running) or kill (status output_limit)",
           &cfg->output_policy, false },
+        { "SANDBOX_STREAM_OUTPUT", "stream-output", CFG_BOOL, "on", 0, 0, NULL,
+          "send output frames while a task runs (every 50 ms / 16 KiB): on or off",
+          &cfg->stream_output, false },
         { "SANDBOX_LOG_LEVEL", "log-level", CFG_CHOICE, "info", 0, 0, "debug|info|warn|error",
           "log level", &cfg->log_level, false },
         /*  Reliability: the acknowledged outbox and the graceful stop.    */
@@ -208,6 +211,7 @@ sbx_config_run_conf (const sbx_config_t *cfg, sbx_run_conf_t *conf)
     conf->open_files = SBX_OPEN_FILES;
     conf->allow_network = cfg->allow_network;
     conf->output_kill = strcmp (cfg->output_policy, "kill") == 0;
+    conf->stream_output = cfg->stream_output;
 }
 
 void

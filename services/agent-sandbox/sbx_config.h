@@ -38,6 +38,7 @@ typedef struct {
     int64_t uid_base;                   /* SANDBOX_UID_BASE: host uid of slot 0 (root) */
     bool allow_network;                 /* SANDBOX_ALLOW_NETWORK */
     const char *output_policy;          /* SANDBOX_OUTPUT_POLICY: truncate|kill */
+    bool stream_output;                 /* SANDBOX_STREAM_OUTPUT: live output */
     const char *log_level;              /* debug|info|warn|error */
     char worker_id_buf[300];            /* generated worker id */
     char work_dir_buf[4096];            /* resolved work directory */

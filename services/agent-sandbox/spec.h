@@ -39,6 +39,7 @@ typedef struct {
                                            (tests only: the worker always has one) */
     bool allow_network;                 /* SANDBOX_ALLOW_NETWORK: tasks may ask */
     bool output_kill;                   /* SANDBOX_OUTPUT_POLICY=kill */
+    bool stream_output;                 /* SANDBOX_STREAM_OUTPUT: live output */
 } sbx_run_conf_t;
 
 /*  Effective limits of a task. Each clamped limit appends

@@ -41,7 +41,7 @@ struct sbx_worker_t {
     const sbx_iso_t *iso;               /* isolation layers (not owned) */
     void *ctx;                          /* ZeroMQ context */
     sbx_link_t *tasks;                  /* PULL: task frames */
-    sbx_link_t *results;                /* PUSH: hello, heartbeat, started, result */
+    sbx_link_t *results;                /* PUSH: hello, heartbeat, started, output, result */
     sbx_link_t *control;                /* SUB: cancel, ack */
     int sigfd;                          /* signalfd for SIGTERM/SIGINT */
     sbx_run_t **runs;                   /* one entry per slot, NULL: free */
@@ -58,6 +58,8 @@ struct sbx_worker_t {
     zmq_pollitem_t *items;              /* poll set, rebuilt every turn */
     sbx_run_t **item_run;               /* run owning items[i], or NULL */
     size_t items_max;                   /* entries in both arrays */
+    uint64_t output_sent;               /* live output frames sent */
+    uint64_t output_deferred;           /* ... that could not go (kept, retried) */
 };
 
 /*  ---- sending ------------------------------------------------------------- */
@@ -201,6 +203,43 @@ s_send_result (sbx_worker_t *self, const proto_result_t *result)
         }
     }
     s_keep_result (self, result, frame, size);
+}
+
+/*  Live output: one chunk, best effort. Never queued in the outbox (the
+    result carries every byte anyway) and never ahead of it: while frames
+    wait there ("started" first of all), or the link is down, or the socket
+    would block, the chunk stays with the run and is offered again later.  */
+static int
+s_send_output (void *arg, const proto_output_t *chunk)
+{
+    sbx_worker_t *self = arg;
+    if (!sbx_link_connected (self->results) || sbx_outbox_pending (self->outbox)) {
+        self->output_deferred++;
+        return -1;
+    }
+    proto_msg_t msg = { .type = PROTO_OUTPUT };
+    msg.u.output = *chunk;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (proto_encode (&msg, &frame, &size)) {
+        log_event (CLOG_ERROR, "encode_failed", "type=output id=%s", chunk->id);
+        return -1;
+    }
+    int rc = s_send_frame (self, frame, size);
+    free (frame);
+    if (rc)
+        self->output_deferred++;
+    else
+        self->output_sent++;
+    return rc;
+}
+
+static void
+s_stream_output (sbx_worker_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->slots; i++)
+        if (self->runs[i])
+            sbx_run_stream (self->runs[i], now, s_send_output, self);
 }
 
 /*  ---- tasks --------------------------------------------------------------- */
@@ -551,8 +590,10 @@ s_leave (sbx_worker_t *self)
     bye.u.bye.worker = self->cfg->worker_id;
     s_send (self, &bye, false);
     log_event (CLOG_INFO, "worker_stopped", "finished_in_grace=%zu abandoned=%zu"
-               " unacked_results=%zu graceful=%s", self->drained, abandoned,
-               sbx_outbox_results (self->outbox), self->draining ? "yes" : "no");
+               " unacked_results=%zu graceful=%s output_frames=%llu output_deferred=%llu",
+               self->drained, abandoned, sbx_outbox_results (self->outbox),
+               self->draining ? "yes" : "no", (unsigned long long) self->output_sent,
+               (unsigned long long) self->output_deferred);
 }
 
 int
@@ -598,6 +639,7 @@ sbx_worker_run (sbx_worker_t *self)
                     (short) (fds[j].events == SBX_POLL_OUT ? ZMQ_POLLOUT : ZMQ_POLLIN), 0 };
             }
             next = s_earliest (next, sbx_run_next_timer (run));
+            next = s_earliest (next, sbx_run_next_flush (run));
         }
         int64_t wait = next - sbx_now_ms ();
         long timeout = wait < 0 ? 0 : wait;
@@ -633,6 +675,7 @@ sbx_worker_run (sbx_worker_t *self)
             s_finish_runs (self);       /* tasks that ended at once */
         }
         s_flush (self, now);            /* first sends, due re-sends */
+        s_stream_output (self, now);    /* after: runs that ended are gone */
         if (now >= self->next_heartbeat) {
             s_reap_orphans (self);
             s_send_heartbeat (self);

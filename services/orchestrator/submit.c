@@ -316,6 +316,22 @@ s_workers (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
     free (reply.u.workers.items);
 }
 
+/*  rerun: the task of msg's id again under a new id; answered like a
+    submit ("accepted" once the new task is stored).                        */
+static void
+s_rerun (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    char id[PROTO_ID_MAX + 1];
+    orch_err_t err;
+    if (orch_tasks_rerun (self->orch, msg->u.get.id, id, &err)) {
+        s_error (self, env, msg->req, err.code, err.field, err.message);
+        return;
+    }
+    proto_msg_t reply = { .type = PROTO_REP_ACCEPTED, .req = msg->req };
+    reply.u.accepted_id = id;
+    s_send (self, env, &reply);
+}
+
 static void
 s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_t size)
 {
@@ -354,6 +370,9 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
             break;
         case PROTO_REQ_WORKERS:
             s_workers (self, env, msg);
+            break;
+        case PROTO_REQ_RERUN:
+            s_rerun (self, env, msg);
             break;
         case PROTO_REQ_CANCEL: {
             orch_cancel_t outcome;

@@ -7,6 +7,11 @@ script each test sets: `accepted` for submit, a `task` record for get / wait
 running -> terminal), or an `error`. It records every request it received, so
 tests also check what cleudo put on the wire.
 
+It also answers `stream` (by default: one keepalive, then the task's terminal
+record; a test may script `output` chunks with delays through `stream_script`),
+`cancel`, `rerun`, `list` and `workers`. With `old = True` it answers `stream`
+and `rerun` like an orchestrator that predates them (bad_request, field type).
+
 Run: CLEUDO_BIN_DIR=$PWD/build/test /usr/bin/python3 -m pytest -q test/e2e/test_cli.py
 """
 import base64
@@ -30,7 +35,8 @@ SAN_ENV = {
     "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1:halt_on_error=1",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-COMMANDS = ("run", "submit", "get", "wait", "cancel", "help")
+COMMANDS = ("run", "submit", "get", "wait", "cancel", "logs", "ls", "rerun", "files",
+            "workers", "help")
 
 
 # ---------------------------------------------------------------------------
@@ -77,8 +83,17 @@ def make_record(task_id, task, status="succeeded", exit_code=None, signal=None,
     return rec
 
 
+def chunk(task_id, stream, offset, data, attempt=1):
+    """An `output` reply body (a chunk of live output)."""
+    return {"type": "output", "id": task_id, "attempt": attempt, "stream": stream,
+            "offset": offset, "data": data}
+
+
 class FakeOrchestrator:
-    """ROUTER socket in a thread; `script(task_id, task)` decides the story."""
+    """ROUTER socket in a thread; `script(task_id, task)` decides the story.
+
+    Replies may be delayed: `answer` returns one reply, or a list of
+    (delay_s, reply) that the serving loop sends when due (a stream)."""
 
     def __init__(self, token=TOKEN):
         self.token = token
@@ -95,6 +110,12 @@ class FakeOrchestrator:
         self.garbage = False        # answer with bytes that are not msgpack
         self.stale_first = False    # send a reply to an older request first
         self.script = lambda task_id, task: [make_record(task_id, task)]
+        self.stream_script = None   # (task_id, final_record, msg) -> [(delay, reply)]
+        self.old = False            # no stream, no rerun: like an older orchestrator
+        self.workers = []           # items of the workers reply
+        self.sent = []              # (monotonic time, reply) of every reply sent
+        self.tasks = {}             # id -> task map as submitted
+        self._pending = []          # (due, n, ident, reply) of delayed replies
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -108,18 +129,35 @@ class FakeOrchestrator:
     def of_type(self, kind):
         return [r for r in self.requests if r.get("type") == kind]
 
+    def _send_due(self):
+        now = time.monotonic()
+        due = sorted((p for p in self._pending if p[0] <= now), key=lambda p: (p[0], p[1]))
+        for item in due:
+            self._pending.remove(item)
+            self.sock.send_multipart([item[2], msgpack.packb(item[3], use_bin_type=True)])
+            self.sent.append((time.monotonic(), item[3]))
+
     def _serve(self):
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
+        n = 0
         while not self._stop.is_set():
-            if not poller.poll(50):
+            self._send_due()
+            if not poller.poll(10 if self._pending else 50):
                 continue
             frames = self.sock.recv_multipart()
             ident, frame = frames[0], frames[-1]
             msg = msgpack.unpackb(frame, raw=False)
+            msg["_at"] = time.monotonic()
             self.requests.append(msg)
             reply = self.answer(msg)
             if reply is None:
+                continue
+            if isinstance(reply, list):
+                start = time.monotonic()
+                for delay, r in reply:
+                    n += 1
+                    self._pending.append((start + delay, n, ident, {"v": 1, "req": msg["req"], **r}))
                 continue
             if self.stale_first:
                 stale = {**reply, "req": reply["req"] + 1000, "type": "error",
@@ -129,6 +167,7 @@ class FakeOrchestrator:
             data = b"\x92\xc1garbage" if self.garbage else msgpack.packb(reply, use_bin_type=True)
             out = [ident, b"", data] if self.req_envelope else [ident, data]
             self.sock.send_multipart(out)
+            self.sent.append((time.monotonic(), reply))
 
     def answer(self, msg):
         base = {"v": 1, "req": msg["req"]}
@@ -144,7 +183,48 @@ class FakeOrchestrator:
             task_id = f"task-{self.next_id:04d}"
             self.next_id += 1
             self.records[task_id] = list(self.script(task_id, msg["task"]))
+            self.tasks[task_id] = msg["task"]
             return {**base, "type": "accepted", "id": task_id}
+        if kind in ("stream", "rerun") and self.old:
+            return {**base, "type": "error", "code": "bad_request", "field": "type",
+                    "message": f'type: unknown type "{kind}"'}
+        if kind == "rerun":
+            if msg["id"] not in self.records:
+                return {**base, "type": "error", "code": "not_found",
+                        "message": f"no task with id {msg['id']}", "field": "id"}
+            task_id = f"task-{self.next_id:04d}"
+            self.next_id += 1
+            self.tasks[task_id] = self.tasks.get(msg["id"], {"argv": ["true"]})
+            self.records[task_id] = list(self.script(task_id, self.tasks[task_id]))
+            return {**base, "type": "accepted", "id": task_id}
+        if kind == "stream":
+            story = self.records.get(msg["id"])
+            if story is None:
+                return {**base, "type": "error", "code": "not_found",
+                        "message": "no such task", "field": "id"}
+            while len(story) > 1 and story[0]["status"] in ("queued", "dispatched", "running"):
+                story.pop(0)
+            final = story[0]
+            if self.stream_script:
+                return self.stream_script(msg["id"], final, msg)
+            return [(0, chunk(msg["id"], "stdout", 0, b"", attempt=final["attempt"])),
+                    (0.05, {"type": "task", "task": final})]
+        if kind == "cancel":
+            if msg["id"] not in self.records:
+                return {**base, "type": "error", "code": "not_found",
+                        "message": "no such task", "field": "id"}
+            rec = make_record(msg["id"], self.tasks.get(msg["id"], {"argv": ["x"]}),
+                              status="cancelled", error="cancelled by a client")
+            self.records[msg["id"]] = [rec]
+            return {**base, "type": "task", "task": rec}
+        if kind == "list":
+            items = [story[-1] for story in self.records.values()]
+            items.reverse()
+            if "status" in msg:
+                items = [r for r in items if r["status"] == msg["status"]]
+            return {**base, "type": "tasks", "items": items[:msg.get("limit") or 50]}
+        if kind == "workers":
+            return {**base, "type": "workers", "items": self.workers}
         if kind in ("get", "wait"):
             story = self.records.get(msg["id"])
             if story is None:
@@ -216,6 +296,7 @@ def test_run_success_is_zero(fake):
 
 
 def test_run_waits_through_unfinished_states(fake):
+    fake.old = True                 # no stream: run falls back to wait
     fake.script = story(dict(status="queued"), dict(status="running"), dict(status="running"),
                         dict(status="succeeded", stdout=b"done\n"))
     proc = cleudo("run", "--", "true", fake=fake)

@@ -457,8 +457,11 @@ def test_http_errors(start):
 def test_list_is_newest_first_without_outputs(orch):
     ids = [post(orch, {"argv": ["echo", str(i)]})[2]["id"] for i in range(4)]
     status, _, body = orch.http("GET", "/api/tasks?limit=3")
-    assert status == 200 and body["next"] is None
+    assert status == 200 and body["next"]              # a fourth one follows
     assert [t["id"] for t in body["items"]] == ids[::-1][:3]
+    status, _, rest = orch.http("GET", "/api/tasks?limit=3&cursor=" + body["next"])
+    assert status == 200 and rest["next"] is None
+    assert [t["id"] for t in rest["items"]] == ids[:1]
     item = body["items"][0]
     assert item["summary"] == "echo 3" and item["status"] == "queued"
     for key in ("stdout", "stderr", "files", "task"):

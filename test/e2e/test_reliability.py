@@ -559,6 +559,6 @@ def test_durability_full_and_integrity(wire):
     db = sqlite3.connect(os.path.join(o.data_dir, "cleudo.db"))
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         db.close()

@@ -60,6 +60,14 @@ def write(d):
         "cancel_narrow.mp": {"v": 1, "type": "cancel", "id": "py-1", "attempt": 2,
                              "worker": "pyworker"},
         "bye.mp": {"v": 1, "type": "bye", "worker": "pyworker"},
+        "stream.mp": {"v": 1, "type": "stream", "req": 13, "token": "tok", "id": "py-1",
+                      "stdout_from": 5},
+        "rerun.mp": {"v": 1, "type": "rerun", "req": 14, "token": "tok", "id": "py-1"},
+        "output_reply.mp": {"v": 1, "type": "output", "req": 13, "id": "py-1", "attempt": 2,
+                            "stream": "stderr", "offset": 1 << 20, "data": b"\x00\xffz"},
+        "workers_running.mp": {"v": 1, "type": "workers", "req": 15, "items": [
+            {"worker": "pyworker", "slots": 2, "free": 1, "version": "py",
+             "running": ["py-1"]}]},
         "error.mp": {
             "v": 1, "type": "error", "req": 3, "code": "not_found",
             "message": "no task py-9", "field": "id",
@@ -142,6 +150,16 @@ def check(d):
     expect("c_cancel", load(d, "c_cancel.mp"),
            {"v": 1, "type": "cancel", "id": "c-1", "attempt": 3, "worker": "w1"})
     expect("c_bye", load(d, "c_bye.mp"), {"v": 1, "type": "bye", "worker": "w1"})
+    expect("c_stream", load(d, "c_stream.mp"),
+           {"v": 1, "type": "stream", "req": 6, "token": "tk", "id": "c-1",
+            "stdout_from": 10, "stderr_from": 20})
+    expect("c_rerun", load(d, "c_rerun.mp"),
+           {"v": 1, "type": "rerun", "req": 7, "token": "tk", "id": "c-1"})
+    output = load(d, "c_output.mp")
+    expect("c_output", output,
+           {"v": 1, "type": "output", "req": 6, "id": "c-1", "attempt": 1,
+            "stream": "stdout", "offset": 10, "data": b"\xff\x00k"})
+    expect("c_output.data type", type(output["data"]), bytes)
 
     record = load(d, "c_record.mp")
     want = {"id": "c-2", "status": "killed", "attempt": 1, "worker": "w1",

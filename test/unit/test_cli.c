@@ -10,10 +10,12 @@
 #include "../../cli/cli_args.h"
 #include "../../cli/cli_json.h"
 #include "../../cli/cli_output.h"
+#include "../../cli/cli_table.h"
 #include "../../cli/cli_task_spec.h"
 #include "record_to_json.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -596,6 +598,96 @@ START_TEST (run_output_is_exact)
 }
 END_TEST
 
+/*  After streaming: only the notes, on a line of their own when the
+    streamed stderr did not end one.                                        */
+START_TEST (notes_after_streaming)
+{
+    proto_record_t r = s_record (PROTO_STATUS_TIMED_OUT);
+    r.task.limits.wall_ms = 2000;
+    char *text;
+    size_t len;
+    FILE *e = open_memstream (&text, &len);
+    ck_assert_int_eq (cli_print_task_notes (&r, e, false, false), 124);
+    fclose (e);
+    ck_assert_str_eq (text, "\ncleudo: task t-1 timed out after 2.0 s\n");
+    free (text);
+    e = open_memstream (&text, &len);
+    ck_assert_int_eq (cli_print_task_notes (&r, e, false, true), 124);
+    fclose (e);
+    ck_assert_str_eq (text, "cleudo: task t-1 timed out after 2.0 s\n");
+    free (text);
+    e = open_memstream (&text, &len);
+    ck_assert_int_eq (cli_print_task_notes (&r, e, true, false), 124);
+    fclose (e);
+    ck_assert_uint_eq (len, 0);
+    free (text);
+}
+END_TEST
+
+START_TEST (write_all_through_a_pipe)
+{
+    int fds[2];
+    ck_assert_int_eq (pipe (fds), 0);
+    static const uint8_t data[] = { 0, 0xff, 'x', '\n' };
+    ck_assert_int_eq (cli_write_all (fds[1], data, sizeof data), 0);
+    ck_assert_int_eq (cli_write_all (fds[1], NULL, 0), 0);
+    close (fds[1]);
+    uint8_t got[16];
+    ck_assert_int_eq (read (fds[0], got, sizeof got), (ssize_t) sizeof data);
+    ck_assert_mem_eq (got, data, sizeof data);
+    close (fds[0]);
+    ck_assert_int_eq (cli_write_all (-1, data, 1), -1);
+}
+END_TEST
+
+/*  Columns line up by characters (UTF-8 counts once), control characters
+    are cleaned, colour only when asked and only in the status column.     */
+START_TEST (table_aligns_and_colours)
+{
+    static const char *const headers[] = { "ID", "STATUS", "TASK" };
+    cli_table_t *t = cli_table_new (headers, 3, 1);
+    ck_assert_ptr_nonnull (t);
+    const char *row1[] = { "t-1", "succeeded", "echo h\xc3\xa9" };
+    const char *row2[] = { "t-\xc3\xa9\xc3\xa9", "failed", "bad\x1b[31m" };
+    ck_assert_int_eq (cli_table_add (t, row1, PROTO_STATUS_SUCCEEDED), 0);
+    ck_assert_int_eq (cli_table_add (t, row2, PROTO_STATUS_FAILED), 0);
+    char *text;
+    size_t len;
+    FILE *o = open_memstream (&text, &len);
+    cli_table_print (t, o, false);
+    fclose (o);
+    ck_assert_str_eq (text, "ID    STATUS     TASK\n"
+                            "t-1   succeeded  echo h\xc3\xa9\n"
+                            "t-\xc3\xa9\xc3\xa9  failed     bad?[31m\n");
+    free (text);
+    o = open_memstream (&text, &len);
+    cli_table_print (t, o, true);
+    fclose (o);
+    ck_assert_ptr_nonnull (strstr (text, "t-1   \033[32msucceeded\033[0m  echo"));
+    ck_assert_ptr_nonnull (strstr (text, "\033[31mfailed\033[0m     bad"));
+    ck_assert_ptr_null (strstr (text, "ID    \033"));        /* header plain */
+    free (text);
+    cli_table_destroy (&t);
+    cli_table_destroy (&t);
+    ck_assert_ptr_null (t);
+}
+END_TEST
+
+START_TEST (colour_rules)
+{
+    /*  The test's stdout is not a terminal here; NO_COLOR wins anyway.   */
+    setenv ("NO_COLOR", "", 1);
+    ck_assert (!cli_use_color (STDOUT_FILENO));
+    unsetenv ("NO_COLOR");
+    int fd = open ("/dev/null", O_WRONLY);
+    ck_assert (!cli_use_color (fd));
+    close (fd);
+    for (int st = PROTO_STATUS_QUEUED; st < PROTO_STATUS_COUNT_; st++)
+        ck_assert_msg (*cli_status_color ((proto_status_t) st), "%d", st);
+    ck_assert_str_eq (cli_status_color (PROTO_STATUS_NONE), "");
+}
+END_TEST
+
 /*  ---------------------------------------------------------------------
     JSON                                                                   */
 
@@ -690,7 +782,8 @@ END_TEST
 
 START_TEST (command_table_and_help)
 {
-    static const char *const names[] = { "run", "submit", "get", "wait", "help" };
+    static const char *const names[] = { "run", "submit", "get", "wait", "cancel", "logs",
+                                         "ls", "rerun", "files", "workers", "help" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const cli_command_t *c = cli_command_find (names[i]);
         ck_assert_ptr_nonnull (c);
@@ -730,6 +823,10 @@ main (void)
     tcase_add_test (out, exit_code_for_every_terminal_status);
     tcase_add_test (out, outcome_message_is_clean);
     tcase_add_test (out, run_output_is_exact);
+    tcase_add_test (out, notes_after_streaming);
+    tcase_add_test (out, write_all_through_a_pipe);
+    tcase_add_test (out, table_aligns_and_colours);
+    tcase_add_test (out, colour_rules);
     tcase_add_test (out, json_print_record_is_the_common_record_on_one_line);
     tcase_add_test (out, display_formats);
     tcase_add_test (out, summary_mentions_the_essentials);

@@ -8,6 +8,7 @@
     'str' is a msgpack str, b'...' a bin, 1.5 a float64, escapes \0 \n \\
     \' \xNN. A test can splice raw bytes in with #HEX# (e.g. #dd ffffffff#).
 */
+#define _GNU_SOURCE             /* memmem */
 #include "proto.h"
 
 #include <check.h>
@@ -711,8 +712,8 @@ START_TEST (rt_replies)
     proto_msg_destroy (&out);
 
     proto_worker_info_t workers[] = {
-        { "w1", 4, 1, "1.0", 1700000000000, 42, s_layers, 3 },
-        { "w2", 1, 0, "0.9", 0, 0, NULL, 0 },
+        { "w1", 4, 1, "1.0", 1700000000000, 42, s_layers, 3, NULL, 0 },
+        { "w2", 1, 0, "0.9", 0, 0, NULL, 0, NULL, 0 },
     };
     in = (proto_msg_t) { .type = PROTO_REP_WORKERS, .req = 8, .u.workers = { workers, 2 } };
     out = s_round_trip (&in, PROTO_CH_REPLY);
@@ -1260,6 +1261,112 @@ START_TEST (reject_requests_and_replies)
 }
 END_TEST
 
+/*  Later additions to the submit socket: rerun, stream, the output reply,
+    and the optional "running" list of a worker.                             */
+START_TEST (rt_rerun_stream_output)
+{
+    proto_msg_t in = { .type = PROTO_REQ_RERUN, .req = 9, .token = "t",
+                       .u.get = { "t-old", 0 } };
+    proto_msg_t *out = s_round_trip (&in, PROTO_CH_SUBMIT);
+    ck_assert_int_eq (out->type, PROTO_REQ_RERUN);
+    ck_assert_str_eq (out->u.get.id, "t-old");
+    proto_msg_destroy (&out);
+
+    in = (proto_msg_t) { .type = PROTO_REQ_STREAM, .req = 10, .token = "t",
+                         .u.stream = { "t-5", 12, (uint64_t) 1 << 40 } };
+    out = s_round_trip (&in, PROTO_CH_SUBMIT);
+    ck_assert_int_eq (out->type, PROTO_REQ_STREAM);
+    ck_assert_str_eq (out->u.stream.id, "t-5");
+    ck_assert_uint_eq (out->u.stream.stdout_from, 12);
+    ck_assert_uint_eq (out->u.stream.stderr_from, (uint64_t) 1 << 40);
+    proto_msg_destroy (&out);
+
+    /*  offsets are optional on the wire (default 0)                        */
+    out = ACCEPT (PROTO_CH_SUBMIT, "{ v: 1, type: 'stream', req: 4, token: '', id: 'a' }");
+    ck_assert_uint_eq (out->u.stream.stdout_from, 0);
+    ck_assert_uint_eq (out->u.stream.stderr_from, 0);
+    proto_msg_destroy (&out);
+
+    static const uint8_t bin[] = { 0, 0xff, '\n', 0x80 };
+    in = (proto_msg_t) { .type = PROTO_REP_OUTPUT, .req = 10,
+                         .u.chunk = { "t-5", 2, PROTO_STREAM_STDERR, 77, { bin, 4 } } };
+    out = s_round_trip (&in, PROTO_CH_REPLY);
+    ck_assert_int_eq (out->type, PROTO_REP_OUTPUT);
+    ck_assert_uint_eq (out->req, 10);
+    ck_assert_str_eq (out->u.chunk.id, "t-5");
+    ck_assert_uint_eq (out->u.chunk.attempt, 2);
+    ck_assert_int_eq (out->u.chunk.stream, PROTO_STREAM_STDERR);
+    ck_assert_uint_eq (out->u.chunk.offset, 77);
+    ck_assert_uint_eq (out->u.chunk.data.size, 4);
+    ck_assert (memcmp (out->u.chunk.data.data, bin, 4) == 0);
+    proto_msg_destroy (&out);
+
+    /*  a keepalive of a queued task: attempt 0, no data                    */
+    in.u.chunk = (proto_rep_output_t) { "t-5", 0, PROTO_STREAM_STDOUT, 0, { NULL, 0 } };
+    out = s_round_trip (&in, PROTO_CH_REPLY);
+    ck_assert_uint_eq (out->u.chunk.attempt, 0);
+    ck_assert_uint_eq (out->u.chunk.data.size, 0);
+    proto_msg_destroy (&out);
+
+    /*  the same type name is the worker's output on the results socket     */
+    proto_msg_t worker = { .type = PROTO_OUTPUT,
+                           .u.output = { "t-5", 1, PROTO_STREAM_STDOUT, 3, { bin, 1 } } };
+    out = s_round_trip (&worker, PROTO_CH_RESULTS);
+    ck_assert_int_eq (out->type, PROTO_OUTPUT);
+    ck_assert_uint_eq (out->u.output.seq, 3);
+    proto_msg_destroy (&out);
+
+    const char *running[] = { "t-1", "t-2", NULL };
+    proto_worker_info_t workers[] = {
+        { "w1", 4, 2, "1.0", 1, 2, NULL, 0, running, 2 },
+    };
+    in = (proto_msg_t) { .type = PROTO_REP_WORKERS, .req = 8, .u.workers = { workers, 1 } };
+    out = s_round_trip (&in, PROTO_CH_REPLY);
+    ck_assert_uint_eq (out->u.workers.items[0].running_count, 2);
+    ck_assert_str_eq (out->u.workers.items[0].running[1], "t-2");
+    proto_msg_destroy (&out);
+    /*  without running tasks the key is absent: the map is what it was     */
+    workers[0].running_count = 0;
+    uint8_t *data;
+    size_t size;
+    ck_assert_int_eq (proto_encode (&in, &data, &size), 0);
+    ck_assert_ptr_null (memmem (data, size, "running", 7));
+    free (data);
+}
+END_TEST
+
+START_TEST (reject_rerun_stream_output)
+{
+    REJECT (PROTO_CH_SUBMIT, "{ v: 1, type: 'rerun', req: 1, token: '' }", "id", "missing");
+    REJECT (PROTO_CH_SUBMIT, "{ v: 1, type: 'rerun', req: 1, token: '', id: 'a b' }", "id",
+            "must be 1..64 characters");
+    REJECT (PROTO_CH_SUBMIT, "{ v: 1, type: 'stream', req: 1, token: '', id: 'a',"
+                             "  stdout_from: -1 }", "stdout_from", "expected uint");
+    REJECT (PROTO_CH_SUBMIT, "{ v: 1, type: 'stream', req: 1, token: '', id: 'a',"
+                             "  stderr_from: 'x' }", "stderr_from", "expected uint, got str");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'output', req: 1, id: 'a', attempt: 1,"
+                            "  stream: 'stdin', offset: 0, data: b'' }", "stream",
+            "must be \"stdout\" or \"stderr\"");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'output', req: 1, id: 'a', attempt: 1,"
+                            "  stream: 'stdout', data: b'' }", "offset", "missing");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'output', id: 'a', attempt: 1,"
+                            "  stream: 'stdout', offset: 0, data: b'' }", "req", "missing");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'output', req: 1, id: 'a', attempt: 1,"
+                            "  stream: 'stdout', offset: 0 }", "data", "missing");
+    /*  the reply form on the results socket lacks "seq"; the worker form
+        on the reply socket lacks "req" and "offset"                        */
+    REJECT (PROTO_CH_RESULTS, "{ v: 1, type: 'output', req: 1, id: 'a', attempt: 1,"
+                              "  stream: 'stdout', offset: 0, data: b'' }", "seq", "missing");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'workers', req: 1, items: [ { worker: 'w',"
+                            "  slots: 1, free: 0, version: 'v', running: ['ok', 'bad id'] } ] }",
+            "items[0].running[1]", "must be 1..64 characters");
+    REJECT (PROTO_CH_REPLY, "{ v: 1, type: 'rerun', req: 1, id: 'a' }", "type",
+            "type \"rerun\" is not valid on the reply socket");
+    REJECT (PROTO_CH_RESULTS, "{ v: 1, type: 'stream', id: 'a' }", "type",
+            "type \"stream\" is not valid on the results socket");
+}
+END_TEST
+
 /*  err.id / err.req identify the frame even when another field failed.    */
 START_TEST (error_names_id_and_req)
 {
@@ -1731,6 +1838,32 @@ START_TEST (python_interop)
     ck_assert_str_eq (m->u.bye.worker, "pyworker");
     proto_msg_destroy (&m);
 
+    m = s_decode_file (dir, "stream.mp", PROTO_CH_SUBMIT);
+    ck_assert_int_eq (m->type, PROTO_REQ_STREAM);
+    ck_assert_str_eq (m->u.stream.id, "py-1");
+    ck_assert_uint_eq (m->u.stream.stdout_from, 5);
+    ck_assert_uint_eq (m->u.stream.stderr_from, 0);
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "rerun.mp", PROTO_CH_SUBMIT);
+    ck_assert_int_eq (m->type, PROTO_REQ_RERUN);
+    ck_assert_str_eq (m->u.get.id, "py-1");
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "output_reply.mp", PROTO_CH_REPLY);
+    ck_assert_int_eq (m->type, PROTO_REP_OUTPUT);
+    ck_assert_uint_eq (m->u.chunk.attempt, 2);
+    ck_assert_int_eq (m->u.chunk.stream, PROTO_STREAM_STDERR);
+    ck_assert_uint_eq (m->u.chunk.offset, 1 << 20);
+    ck_assert_uint_eq (m->u.chunk.data.size, 3);
+    ck_assert (memcmp (m->u.chunk.data.data, "\x00\xffz", 3) == 0);
+    proto_msg_destroy (&m);
+
+    m = s_decode_file (dir, "workers_running.mp", PROTO_CH_REPLY);
+    ck_assert_uint_eq (m->u.workers.items[0].running_count, 1);
+    ck_assert_str_eq (m->u.workers.items[0].running[0], "py-1");
+    proto_msg_destroy (&m);
+
     m = s_decode_file (dir, "error.mp", PROTO_CH_REPLY);
     ck_assert_uint_eq (m->req, 3);
     ck_assert_str_eq (m->u.error.code, "not_found");
@@ -1748,7 +1881,7 @@ START_TEST (python_interop)
                                 .limits = { .network = -1, .cpu_ms = 100 } },
                       .key = "idem", .has_wait = true, .wait_ms = 5 } };
     s_write_file (dir, "c_submit.mp", &submit);
-    proto_worker_info_t workers[] = { { "w1", 4, 2, "1.2", 1700000000123, 17, s_layers, 3 } };
+    proto_worker_info_t workers[] = { { "w1", 4, 2, "1.2", 1700000000123, 17, s_layers, 3, NULL, 0 } };
     proto_msg_t reply = { .type = PROTO_REP_WORKERS, .req = 4, .u.workers = { workers, 1 } };
     s_write_file (dir, "c_workers.mp", &reply);
     proto_msg_t record = { .type = PROTO_REP_TASK, .req = 5,
@@ -1762,6 +1895,16 @@ START_TEST (python_interop)
     s_write_file (dir, "c_cancel.mp", &cancel);
     proto_msg_t bye = { .type = PROTO_BYE, .u.bye = { "w1" } };
     s_write_file (dir, "c_bye.mp", &bye);
+    proto_msg_t stream = { .type = PROTO_REQ_STREAM, .req = 6, .token = "tk",
+                           .u.stream = { "c-1", 10, 20 } };
+    s_write_file (dir, "c_stream.mp", &stream);
+    proto_msg_t rerun = { .type = PROTO_REQ_RERUN, .req = 7, .token = "tk",
+                          .u.get = { "c-1", 0 } };
+    s_write_file (dir, "c_rerun.mp", &rerun);
+    proto_msg_t chunk = { .type = PROTO_REP_OUTPUT, .req = 6,
+                          .u.chunk = { "c-1", 1, PROTO_STREAM_STDOUT, 10,
+                                       { (const uint8_t *) "\xff\x00k", 3 } } };
+    s_write_file (dir, "c_output.mp", &chunk);
     ck_assert_int_eq (s_run ("check", dir), 0);
 
     char cmd[600];
@@ -1783,6 +1926,7 @@ main (void)
     tcase_add_test (tc, rt_cancel_ack);
     tcase_add_test (tc, rt_requests);
     tcase_add_test (tc, rt_replies);
+    tcase_add_test (tc, rt_rerun_stream_output);
     tcase_add_test (tc, decoded_message_owns_its_memory);
     tcase_add_test (tc, encoder_wire_form);
     tcase_add_test (tc, encoder_refuses_invalid);
@@ -1802,6 +1946,7 @@ main (void)
     tcase_add_test (tc, reject_limits);
     tcase_add_test (tc, reject_result);
     tcase_add_test (tc, reject_requests_and_replies);
+    tcase_add_test (tc, reject_rerun_stream_output);
     tcase_add_test (tc, error_names_id_and_req);
     tcase_add_test (tc, size_cap);
     tcase_add_test (tc, hostile_structure);

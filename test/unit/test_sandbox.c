@@ -1505,9 +1505,9 @@ END_TEST
 START_TEST (outcap_keeps_cap_and_counts)
 {
     sbx_outcap_t *c = sbx_outcap_new (10);
-    sbx_outcap_append (c, "hello", 5);
+    sbx_outcap_append (c, "hello", 5, 0);
     ck_assert (!sbx_outcap_truncated (c));
-    sbx_outcap_append (c, " world!", 7);
+    sbx_outcap_append (c, " world!", 7, 0);
     ck_assert_uint_eq (sbx_outcap_size (c), 10);
     ck_assert (memcmp (sbx_outcap_data (c), "hello worl", 10) == 0);
     ck_assert (sbx_outcap_truncated (c));
@@ -1516,9 +1516,9 @@ START_TEST (outcap_keeps_cap_and_counts)
     int p[2];
     ck_assert_int_eq (pipe2 (p, O_NONBLOCK), 0);
     ck_assert_int_eq (write (p[1], "abc", 3), 3);
-    ck_assert_int_eq (sbx_outcap_read (c, p[0]), 0);
+    ck_assert_int_eq (sbx_outcap_read (c, p[0], 0), 0);
     close (p[1]);
-    ck_assert_int_eq (sbx_outcap_read (c, p[0]), 1);
+    ck_assert_int_eq (sbx_outcap_read (c, p[0], 0), 1);
     ck_assert_uint_eq (sbx_outcap_total (c), 15);
     close (p[0]);
     sbx_outcap_destroy (&c);
@@ -1526,7 +1526,7 @@ START_TEST (outcap_keeps_cap_and_counts)
     sbx_outcap_destroy (&c);
 
     sbx_outcap_t *none = sbx_outcap_new (0);
-    sbx_outcap_append (none, "x", 1);
+    sbx_outcap_append (none, "x", 1, 0);
     ck_assert_uint_eq (sbx_outcap_size (none), 0);
     ck_assert (sbx_outcap_truncated (none));
     sbx_outcap_destroy (&none);
@@ -1709,7 +1709,13 @@ START_TEST (config_defaults_and_checks)
     ck_assert_uint_eq (rc.maxima.output_bytes, 4 * MIB);
     ck_assert_uint_eq (rc.open_files, 256);
     ck_assert (!rc.allow_network && !rc.output_kill);
+    ck_assert (rc.stream_output);
     ck_assert_ptr_null (rc.iso);
+    setenv ("SANDBOX_STREAM_OUTPUT", "off", 1);
+    ck_assert_msg (sbx_config_load (&cfg, 1, argv, err, sizeof err) == 0, "%s", err);
+    sbx_config_run_conf (&cfg, &rc);
+    ck_assert (!rc.stream_output);
+    unsetenv ("SANDBOX_STREAM_OUTPUT");
 
     /*  Isolation settings: every layer on where it works, nothing required. */
     sbx_iso_config_t ic;
@@ -1739,6 +1745,7 @@ START_TEST (config_defaults_and_checks)
         { "SANDBOX_OUTPUT_POLICY", "drop", "truncate|kill" },
         { "SANDBOX_UID_BASE", "0", "SANDBOX_UID_BASE" },
         { "SANDBOX_ALLOW_NETWORK", "perhaps", "SANDBOX_ALLOW_NETWORK" },
+        { "SANDBOX_STREAM_OUTPUT", "sometimes", "SANDBOX_STREAM_OUTPUT" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *saved = getenv (bad[i].var) ? strdup (getenv (bad[i].var)) : NULL;
@@ -1912,6 +1919,294 @@ START_TEST (run_cancel_keeps_partial_output)
 }
 END_TEST
 
+/*  ---- live output: outcap's batching, a run's chunks ----------------------- */
+
+/*  Take the chunk due at now, "send" it (append to sent) or not.           */
+static bool
+s_chunk (sbx_outcap_t *c, int64_t now, bool ok, char *sent, size_t *sent_size, uint64_t *seq)
+{
+    sbx_outcap_chunk_t chunk;
+    if (!sbx_outcap_chunk (c, now, &chunk))
+        return false;
+    ck_assert_uint_gt (chunk.size, 0);
+    if (ok) {
+        ck_assert_uint_eq (chunk.seq, *seq);            /* no gaps */
+        memcpy (sent + *sent_size, chunk.data, chunk.size);
+        *sent_size += chunk.size;
+        (*seq)++;
+    }
+    sbx_outcap_chunk_done (c, &chunk, ok, now);
+    return true;
+}
+
+START_TEST (outcap_stream_timer_50ms)
+{
+    static char sent[64];
+    size_t sent_size = 0;
+    uint64_t seq = 0;
+    sbx_outcap_t *c = sbx_outcap_new (1024);
+    sbx_outcap_append (c, "off", 3, 900);
+    ck_assert_int_eq (sbx_outcap_next_flush (c), -1);       /* not streaming */
+    sbx_outcap_stream (c, 1000);                             /* earlier bytes pend now */
+    ck_assert_int_eq (sbx_outcap_next_flush (c), 1000 + SBX_OUTCAP_CHUNK_MS);
+    ck_assert (s_chunk (c, 1050, true, sent, &sent_size, &seq));
+    ck_assert_int_eq (sbx_outcap_next_flush (c), -1);
+    ck_assert (!s_chunk (c, 5000, true, sent, &sent_size, &seq));
+
+    /*  The timer starts with the first pending byte; later ones do not
+        push it back.                                                       */
+    sbx_outcap_append (c, "ab", 2, 2010);
+    sbx_outcap_append (c, "cd", 2, 2040);
+    ck_assert_int_eq (sbx_outcap_next_flush (c), 2060);
+    ck_assert (!s_chunk (c, 2059, true, sent, &sent_size, &seq));
+    ck_assert (s_chunk (c, 2060, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (seq, 2);
+    ck_assert_uint_eq (sbx_outcap_seq (c), 2);
+    ck_assert_uint_eq (sent_size, 7);
+    ck_assert (memcmp (sent, "offabcd", 7) == 0);
+    ck_assert_uint_eq (sbx_outcap_streamed (c), 7);
+    sbx_outcap_destroy (&c);
+}
+END_TEST
+
+START_TEST (outcap_stream_threshold_16k)
+{
+    static char sent[64 * 1024];
+    size_t sent_size = 0;
+    uint64_t seq = 0;
+    static char block[SBX_OUTCAP_CHUNK_BYTES];
+    memset (block, 'x', sizeof block);
+    sbx_outcap_t *c = sbx_outcap_new (sizeof sent);
+    sbx_outcap_stream (c, 0);
+    sbx_outcap_append (c, block, SBX_OUTCAP_CHUNK_BYTES - 1, 1000);
+    ck_assert_int_eq (sbx_outcap_next_flush (c), 1050);     /* one byte short */
+    sbx_outcap_append (c, "y", 1, 1010);
+    ck_assert_int_le (sbx_outcap_next_flush (c), 1010);     /* full: due at once */
+    ck_assert (s_chunk (c, 1010, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (sent_size, SBX_OUTCAP_CHUNK_BYTES);
+
+    /*  Through a pipe: one read of 20000 bytes is one chunk, due at once. */
+    int p[2];
+    ck_assert_int_eq (pipe2 (p, O_NONBLOCK), 0);
+    ck_assert_int_eq (write (p[1], block, sizeof block), (ssize_t) sizeof block);
+    ck_assert_int_eq (write (p[1], block, 3616), 3616);
+    ck_assert_int_eq (sbx_outcap_read (c, p[0], 2000), 0);
+    ck_assert_int_le (sbx_outcap_next_flush (c), 2000);
+    ck_assert (s_chunk (c, 2000, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (sent_size, SBX_OUTCAP_CHUNK_BYTES + 20000);
+    ck_assert_uint_eq (seq, 2);
+    ck_assert (memcmp (sent, sbx_outcap_data (c), sent_size) == 0);
+    close (p[0]);
+    close (p[1]);
+    sbx_outcap_destroy (&c);
+}
+END_TEST
+
+START_TEST (outcap_stream_stops_at_the_cap)
+{
+    static char sent[256];
+    size_t sent_size = 0;
+    uint64_t seq = 0;
+    char sixty[60];
+    memset (sixty, 'a', sizeof sixty);
+    sbx_outcap_t *c = sbx_outcap_new (100);
+    sbx_outcap_stream (c, 0);
+    sbx_outcap_append (c, sixty, 60, 1000);
+    ck_assert (s_chunk (c, 1050, true, sent, &sent_size, &seq));
+    sixty[0] = 'b';
+    sbx_outcap_append (c, sixty, 60, 1100);                 /* 40 kept, 20 cut */
+    ck_assert (sbx_outcap_truncated (c));
+    ck_assert (s_chunk (c, 1150, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (sent_size, 100);
+    /*  Beyond the cap nothing is kept, so nothing more is streamed.       */
+    sbx_outcap_append (c, sixty, 60, 1200);
+    ck_assert_int_eq (sbx_outcap_next_flush (c), -1);
+    ck_assert (!s_chunk (c, 9999, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (sbx_outcap_size (c), 100);
+    ck_assert (memcmp (sent, sbx_outcap_data (c), 100) == 0);
+    ck_assert_uint_eq (sbx_outcap_total (c), 180);
+    sbx_outcap_destroy (&c);
+}
+END_TEST
+
+START_TEST (outcap_stream_failed_send_keeps_bytes)
+{
+    static char sent[64];
+    size_t sent_size = 0;
+    uint64_t seq = 0;
+    sbx_outcap_t *c = sbx_outcap_new (1024);
+    sbx_outcap_stream (c, 0);
+    sbx_outcap_append (c, "x", 1, 1000);
+    ck_assert (s_chunk (c, 1050, false, sent, &sent_size, &seq));   /* would block */
+    ck_assert_int_eq (sbx_outcap_next_flush (c), 1100);     /* retried later, no spin */
+    ck_assert (!s_chunk (c, 1099, true, sent, &sent_size, &seq));
+    sbx_outcap_append (c, "y", 1, 1080);
+    ck_assert (s_chunk (c, 1100, true, sent, &sent_size, &seq));
+    ck_assert_uint_eq (sent_size, 2);
+    ck_assert (memcmp (sent, "xy", 2) == 0);
+    ck_assert_uint_eq (seq, 1);                              /* seq 0 went once */
+    /*  A full chunk that cannot go waits too.                              */
+    static char block[SBX_OUTCAP_CHUNK_BYTES];
+    sbx_outcap_append (c, block, 900, 2000);
+    sbx_outcap_t *big = sbx_outcap_new (sizeof block);
+    sbx_outcap_stream (big, 0);
+    sbx_outcap_append (big, block, sizeof block, 3000);
+    sbx_outcap_chunk_t chunk;
+    ck_assert (sbx_outcap_chunk (big, 3000, &chunk));
+    sbx_outcap_chunk_done (big, &chunk, false, 3000);
+    ck_assert_int_eq (sbx_outcap_next_flush (big), 3050);
+    ck_assert (sbx_outcap_chunk (big, 3050, &chunk));
+    ck_assert_uint_eq (chunk.seq, 0);
+    ck_assert_uint_eq (chunk.size, sizeof block);
+    sbx_outcap_destroy (&big);
+    sbx_outcap_destroy (&c);
+}
+END_TEST
+
+/*  What a run's chunks add up to, per stream.                              */
+typedef struct {
+    char data[2][4096];                 /* stdout, stderr */
+    size_t size[2];
+    uint64_t chunks[2];                 /* = the next seq expected */
+    int64_t first_at;                   /* when the first chunk came */
+    int refuse_every;                   /* every Nth offer per stream "would block" */
+    int offers[2];
+} s_stream_log_t;
+
+static int
+s_collect_chunk (void *arg, const proto_output_t *o)
+{
+    s_stream_log_t *log = arg;
+    int s = o->stream == PROTO_STREAM_STDERR;
+    if (log->refuse_every && ++log->offers[s] % log->refuse_every == 0)
+        return -1;
+    ck_assert_uint_eq (o->seq, log->chunks[s]);
+    ck_assert_str_eq (o->id, "t-1");
+    ck_assert_uint_eq (o->attempt, 1);
+    ck_assert_uint_le (log->size[s] + o->data.size, sizeof log->data[s]);
+    memcpy (log->data[s] + log->size[s], o->data.data, o->data.size);
+    log->size[s] += o->data.size;
+    log->chunks[s]++;
+    if (!log->first_at)
+        log->first_at = sbx_now_ms ();
+    return 0;
+}
+
+/*  sbx_run_wait, plus the flush timer and sbx_run_stream (as the worker). */
+static void
+s_run_streaming (sbx_run_t *run, s_stream_log_t *log)
+{
+    while (!sbx_run_done (run)) {
+        sbx_pollfd_t fds[SBX_RUN_POLLFDS_MAX];
+        struct pollfd pfd[SBX_RUN_POLLFDS_MAX];
+        size_t n = sbx_run_pollfds (run, fds, SBX_RUN_POLLFDS_MAX);
+        for (size_t i = 0; i < n; i++)
+            pfd[i] = (struct pollfd) { fds[i].fd, fds[i].events == SBX_POLL_OUT ? POLLOUT
+                                                                               : POLLIN, 0 };
+        int64_t next = sbx_run_next_timer (run), flush = sbx_run_next_flush (run);
+        if (flush >= 0 && (next < 0 || flush < next))
+            next = flush;
+        int64_t wait = next < 0 ? 1000 : next - sbx_now_ms ();
+        int rc = poll (pfd, n, wait < 0 ? 0 : wait > 1000 ? 1000 : (int) wait);
+        int64_t now = sbx_now_ms ();
+        for (size_t i = 0; rc > 0 && i < n; i++)
+            if (pfd[i].revents)
+                sbx_run_ready (run, pfd[i].fd, now);
+        sbx_run_tick (run, now);
+        sbx_run_stream (run, now, s_collect_chunk, log);
+    }
+}
+
+static void
+s_check_prefix (const proto_result_t *r, const s_stream_log_t *log)
+{
+    ck_assert_uint_le (log->size[0], r->stdout_data.size);
+    ck_assert_uint_le (log->size[1], r->stderr_data.size);
+    ck_assert (log->size[0] == 0 || memcmp (log->data[0], r->stdout_data.data, log->size[0]) == 0);
+    ck_assert (log->size[1] == 0 || memcmp (log->data[1], r->stderr_data.data, log->size[1]) == 0);
+}
+
+START_TEST (run_streams_a_prefix_of_the_result)
+{
+    s_conf.stream_output = true;
+    s_stream_log_t *log = calloc (1, sizeof *log);
+    log->refuse_every = _i ? _i + 1 : 0;    /* never, every 2nd, 3rd, 4th offer */
+    proto_task_t t = s_sh ("for i in 1 2 3 4 5 6; do echo out$i; echo err$i >&2; sleep 0.1;"
+                           " done; echo last");
+    int64_t t0 = sbx_now_ms ();
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_ptr_nonnull (run);
+    s_run_streaming (run, log);
+    int64_t t1 = sbx_now_ms ();
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_SUCCEEDED);
+    ck_assert (s_bytes_eq (r->stdout_data, "out1\nout2\nout3\nout4\nout5\nout6\nlast\n"));
+    s_check_prefix (r, log);
+    /*  Chunks while it ran, the first long before the end; "last" came
+        after the final sleep and goes with the result only.               */
+    ck_assert_uint_ge (log->chunks[0], 3);
+    ck_assert_uint_ge (log->chunks[1], 3);
+    ck_assert_int_lt (log->first_at - t0, (t1 - t0) / 2);
+    ck_assert_uint_lt (log->size[0], r->stdout_data.size);
+    sbx_run_destroy (&run);
+    free (log);
+}
+END_TEST
+
+START_TEST (run_short_task_streams_nothing)
+{
+    s_conf.stream_output = true;
+    s_stream_log_t log;
+    memset (&log, 0, sizeof log);
+    proto_task_t t = s_sh ("echo hi; echo there >&2");
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_ptr_nonnull (run);
+    s_run_streaming (run, &log);
+    ck_assert (s_bytes_eq (sbx_run_result (run)->stdout_data, "hi\n"));
+    ck_assert_uint_eq (log.chunks[0] + log.chunks[1], 0);
+    sbx_run_destroy (&run);
+
+    /*  Streaming off: not a chunk however long it runs.                   */
+    s_conf.stream_output = false;
+    t = s_sh ("echo a; sleep 0.3; echo b");
+    run = sbx_run_new (&s_conf, 0, &t, NULL);
+    s_run_streaming (run, &log);
+    ck_assert (s_bytes_eq (sbx_run_result (run)->stdout_data, "a\nb\n"));
+    ck_assert_uint_eq (log.chunks[0] + log.chunks[1], 0);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+START_TEST (run_cancelled_stream_is_a_prefix)
+{
+    s_conf.stream_output = true;
+    s_stream_log_t *log = calloc (1, sizeof *log);
+    proto_task_t t = s_sh ("while :; do echo tick; sleep 0.05; done");
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_ptr_nonnull (run);
+    while (log->chunks[0] < 2) {
+        sbx_pollfd_t fds[SBX_RUN_POLLFDS_MAX];
+        struct pollfd pfd[SBX_RUN_POLLFDS_MAX];
+        size_t n = sbx_run_pollfds (run, fds, SBX_RUN_POLLFDS_MAX);
+        for (size_t i = 0; i < n; i++)
+            pfd[i] = (struct pollfd) { fds[i].fd, POLLIN, 0 };
+        int rc = poll (pfd, n, 10);
+        for (size_t i = 0; rc > 0 && i < n; i++)
+            if (pfd[i].revents)
+                sbx_run_ready (run, pfd[i].fd, sbx_now_ms ());
+        ck_assert (!sbx_run_done (run));
+        sbx_run_stream (run, sbx_now_ms (), s_collect_chunk, log);
+    }
+    ck_assert (sbx_run_cancel (run));
+    s_run_streaming (run, log);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_CANCELLED);
+    s_check_prefix (r, log);
+    sbx_run_destroy (&run);
+    free (log);
+}
+END_TEST
+
 /*  The run tests, with and without isolation.                              */
 static void
 s_add_run_tests (TCase *tc)
@@ -2004,6 +2299,18 @@ s_suite (void)
     tcase_add_test (tc, outbox_order_when_the_socket_is_full);
     tcase_add_test (tc, outbox_bounds_by_count_and_bytes);
     tcase_add_test (tc, run_cancel_keeps_partial_output);
+    suite_add_tcase (s, tc);
+
+    tc = tcase_create ("live-output");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 20);
+    tcase_add_test (tc, outcap_stream_timer_50ms);
+    tcase_add_test (tc, outcap_stream_threshold_16k);
+    tcase_add_test (tc, outcap_stream_stops_at_the_cap);
+    tcase_add_test (tc, outcap_stream_failed_send_keeps_bytes);
+    tcase_add_loop_test (tc, run_streams_a_prefix_of_the_result, 0, 4);
+    tcase_add_test (tc, run_short_task_streams_nothing);
+    tcase_add_test (tc, run_cancelled_stream_is_a_prefix);
     suite_add_tcase (s, tc);
     return s;
 }
