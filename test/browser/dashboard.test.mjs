@@ -356,10 +356,11 @@ test('the tasks table updates live', T, async () => {
 
     // Filters: search, then a status, then clear.
     await page.fill('#q', 'hello-from-browser ' + RUN);
-    await page.waitForFunction((i) => {
-        const rows = document.querySelectorAll('tr.task-row');
-        return rows.length === 1 && rows[0].getAttribute('data-id') === i;
-    }, ids.hello);
+    await page.waitForFunction(([i, r]) => {       // the task and its re-run
+        const rows = Array.from(document.querySelectorAll('tr.task-row'));
+        return rows.length === 2 && rows.some((row) => row.getAttribute('data-id') === i)
+            && rows.every((row) => row.querySelector('.summary').textContent.includes(r));
+    }, [ids.hello, RUN]);
     await page.click('button:has-text("Clear filters")');
     await page.check('#f-cancelled');
     await page.waitForFunction((i) => {

@@ -1018,6 +1018,19 @@ function commandBlock(task) {
     return parts;
 }
 
+// The task this one re-runs: the record's rerun_of, or what its "queued"
+// event says ("rerun of ID").
+function rerunOf(rec) {
+    if (typeof rec.rerun_of === 'string' && rec.rerun_of)
+        return rec.rerun_of;
+    for (const ev of Array.isArray(rec.timeline) ? rec.timeline : []) {
+        const m = ev.event === 'queued' && typeof ev.detail === 'string' && /^rerun of ([0-9A-Za-z_-]+)$/.exec(ev.detail);
+        if (m)
+            return m[1];
+    }
+    return null;
+}
+
 function timelineBlock(rec) {
     const tl = Array.isArray(rec.timeline) ? rec.timeline : [];
     if (!tl.length)
@@ -1173,8 +1186,8 @@ async function pageTask(main, ctx, r) {
             ['Wall time', typeof rec.wall_ms === 'number' ? fmtDur(rec.wall_ms) : null],
             ['CPU time', typeof rec.cpu_ms === 'number' ? fmtDur(rec.cpu_ms) : null],
             ['Max memory', typeof rec.max_rss_kb === 'number' ? fmtBytes(rec.max_rss_kb * 1024) : null],
-            rec.rerun_of ? ['Re-run of', h('a', { href: taskHref(rec.rerun_of), class: 'mono',
-                                                   text: rec.rerun_of })] : [],
+            rerunOf(rec) ? ['Re-run of', h('a', { href: taskHref(rerunOf(rec)), class: 'mono',
+                                                   text: rerunOf(rec) })] : [],
         ].filter((p) => p.length));
     }
 
