@@ -394,7 +394,14 @@ test('the workers page shows the worker and its isolation', T, async () => {
     await page.click('#nav a[href="#/workers"]');
     await page.waitForSelector('.worker');
     assert.equal(await page.locator('.worker').count(), 1);
-    assert.ok(await page.locator('.worker .iso-badge').count() >= 1, 'isolation badges');
+    const { json } = await api('GET', '/api/workers');
+    const iso = json.items[0].isolation;
+    assert.ok(Object.keys(iso).length >= 1, 'the worker reports its isolation layers');
+    for (const [layer, val] of Object.entries(iso)) {
+        const on = val === true || (typeof val === 'number' && val > 0) || val === 'on';
+        assert.equal(await page.getAttribute(`.worker .iso-badge[data-layer="${layer}"]`, 'data-on'), String(on),
+                     `badge of ${layer} (${JSON.stringify(val)})`);
+    }
     assert.match(await page.textContent('.worker'), /of 2 slots busy/);
     assert.match(await page.textContent('.worker .rel'), /ago|just now/);
     await shot('workers');

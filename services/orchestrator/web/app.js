@@ -17,7 +17,7 @@
 
 const STATUSES = ['queued', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out',
     'memory_limit', 'output_limit', 'cancelled', 'rejected', 'lost', 'internal_error'];
-const TERMINAL = new Set(STATUSES.slice(3));
+const TERMINAL = new Set(STATUSES.slice(3).concat(['killed']));
 
 // What each status means, in words (the detail page shows it under the badge).
 const STATUS_TEXT = {
@@ -33,6 +33,7 @@ const STATUS_TEXT = {
     rejected: 'refused by the worker before it ran',
     lost: 'the worker went away and the task could not be finished',
     internal_error: 'the sandbox failed to set the task up (not the program\u2019s fault)',
+    killed: 'killed by a signal',
 };
 
 const SIGNALS = {
@@ -216,7 +217,7 @@ function explain(rec) {
 }
 
 function badge(status) {
-    const known = STATUSES.includes(status) ? status : 'unknown';
+    const known = STATUS_TEXT[status] ? status : 'unknown';
     return h('span', { class: 'badge st-' + known, 'data-status': status,
                        text: String(status).replace(/_/g, ' ') });
 }
@@ -716,7 +717,8 @@ function renderStats(st, recent) {
     }
     for (const [status, c] of Object.entries(counts))
         if (!STATUSES.includes(status))
-            countList.append(h('li', {}, badge(status), h('span', { class: 'count', text: String(c) })));
+            countList.append(h('li', { class: c ? '' : 'zero' }, badge(status),
+                               h('span', { class: 'count', 'data-count': status, text: String(c) })));
     const buckets = Array.isArray(st.buckets) ? st.buckets : [];
     const charts = buckets.length
         ? [chart('Tasks finished and accepted per minute, last hour', buckets, st.bucket_ms, [
@@ -938,6 +940,9 @@ async function pageTasks(main, ctx) {
                 rec.started_ms = ev.at_ms;
             if (TERMINAL.has(ev.status) && typeof rec.finished_ms !== 'number')
                 rec.finished_ms = ev.at_ms;
+            for (const k of ['created_ms', 'exit_code', 'signal', 'summary'])
+                if (ev[k] !== undefined && ev[k] !== null)
+                    rec[k] = ev[k];
             fillRow(row.tr, rec);
             if (TERMINAL.has(ev.status))
                 refreshSoon(ev.id);
@@ -946,12 +951,14 @@ async function pageTasks(main, ctx) {
         if (!matchesFilter(ev))
             return;
         const rec = { id: ev.id, status: ev.status, summary: ev.summary || '', attempt: ev.attempt,
-                      worker: ev.worker, created_ms: ev.status === 'queued' ? ev.at_ms : undefined };
+                      worker: ev.worker, exit_code: ev.exit_code, signal: ev.signal,
+                      created_ms: typeof ev.created_ms === 'number' ? ev.created_ms
+                                  : ev.status === 'queued' ? ev.at_ms : undefined };
         addRows([rec], true);
         const tr = rows.get(ev.id).tr;
         tr.classList.add('row-new');
         setTimeout(() => tr.classList.remove('row-new'), 2000);
-        if (ev.status !== 'queued')
+        if (ev.status !== 'queued' || typeof rec.created_ms !== 'number')
             refreshSoon(ev.id);
         updateCounts();
     });
@@ -1272,6 +1279,14 @@ async function pageTask(main, ctx, r) {
                 }
             });
         }
+        es.addEventListener('restart', () => {
+            // The task runs again (its worker was lost): offsets start over.
+            for (const o of Object.values(out || {})) {
+                o.pre.textContent = '';
+                o.got = 0;
+                o.dec = new TextDecoder();
+            }
+        });
         es.addEventListener('result', () => {
             stopLive();
             refresh();
@@ -1472,13 +1487,27 @@ function isoBadges(iso) {
         return [h('span', { class: 'muted', text: 'not reported' })];
     const off = [];
     const list = h('ul', { class: 'iso' });
+    // A layer is true/false, a level (Landlock's ABI version) or, from older
+    // workers, "on" / "off: why".
     for (const [layer, val] of Object.entries(iso)) {
-        const text = String(val);
-        const on = text === 'on' || text.startsWith('on');
-        list.append(h('li', { class: 'iso-badge ' + (on ? 'iso-on' : 'iso-off'), title: text },
-                      (on ? '\u2713 ' : '\u2717 ') + layer));
-        if (!on)
-            off.push(h('li', {}, h('strong', { text: layer }), ': ' + text));
+        let on, label = layer, why = null;
+        if (typeof val === 'boolean') {
+            on = val;
+        } else if (typeof val === 'number') {
+            on = val > 0;
+            label = layer + ' ' + val;
+        } else {
+            const text = String(val);
+            on = text === 'on' || text.startsWith('on');
+            why = on ? null : text;
+        }
+        list.append(h('li', { class: 'iso-badge ' + (on ? 'iso-on' : 'iso-off'),
+                              title: layer + ': ' + (on ? 'enforced' : 'not enforced'),
+                              'data-layer': layer, 'data-on': on ? 'true' : 'false' },
+                      h('span', { 'aria-hidden': 'true', text: on ? '\u2713 ' : '\u2717 ' }), label,
+                      h('span', { class: 'sr-only', text: on ? ' (on)' : ' (off)' })));
+        if (why)
+            off.push(h('li', {}, h('strong', { text: layer }), ': ' + why));
     }
     return [list, off.length ? h('ul', { class: 'iso-reasons small muted' }, off) : null];
 }
