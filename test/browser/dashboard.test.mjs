@@ -315,7 +315,8 @@ test('output that looks like markup is shown as text and runs nothing', T, async
 
 test('binary output, collected files and limits are explained', T, async () => {
     const made = await api('POST', '/api/tasks?wait=20', {
-        lang: 'sh', code: "printf 'ok\\377\\376\\n'; printf 'file-data\\n' > out.txt", collect: ['out.txt'] });
+        lang: 'sh', code: "printf 'ok\\377\\376\\n'; mkdir -p 'out dir'; printf 'file-data\\n' > 'out dir/a b&c.txt'",
+        collect: ['out dir/a b&c.txt'] });
     assert.equal(made.status, 200, made.text);
     const id = made.json.id;
     await go('#/tasks/' + id);
@@ -326,11 +327,20 @@ test('binary output, collected files and limits are explained', T, async () => {
     assert.match(await page.textContent('#out-stdout'), /6f 6b ff fe 0a/);
     const link = page.locator('a.file-link');
     assert.equal(await link.count(), 1);
-    assert.equal(await link.getAttribute('href'), `/api/tasks/${encodeURIComponent(id)}/files/out.txt`);
-    assert.equal(await link.getAttribute('download'), 'out.txt');
+    assert.equal(await link.getAttribute('href'), `/api/tasks/${encodeURIComponent(id)}/files/out%20dir/a%20b%26c.txt`);
+    assert.equal(await link.getAttribute('download'), 'a b&c.txt');
     const got = await page.evaluate((href) => fetch(href).then(async (r) => [r.status, await r.text()]),
                                     await link.getAttribute('href'));
     assert.deepEqual(got, [200, 'file-data\n']);
+
+    const big = await api('POST', '/api/tasks?wait=20', {
+        argv: ['sh', '-c', "head -c 100000 /dev/zero | tr '\\0' x"], limits: { output_bytes: 1000 } });
+    assert.equal(big.json.stdout_truncated, true, big.text);
+    await go('#/tasks/' + big.json.id);
+    await page.waitForSelector('.output-card[data-stream="stdout"] .notice-warn');
+    assert.equal(await page.textContent('.output-card[data-stream="stdout"] .notice-warn'), 'output truncated at the cap');
+    assert.equal((await page.textContent('#out-stdout')).length, 1000);
+    assert.equal(await page.locator('.output-card[data-stream="stderr"] .notice-warn').count(), 0);
 
     const slow = await api('POST', '/api/tasks?wait=20', { argv: ['sleep', '10'], limits: { wall_ms: 300 } });
     assert.equal(slow.json.status, 'timed_out', slow.text);
