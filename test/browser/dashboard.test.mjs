@@ -90,11 +90,13 @@ async function badgeBecomes(status, timeout = 30_000) {
     await page.waitForSelector(`#task-status .badge[data-status="${status}"]`, { timeout });
 }
 
-async function submitForm(mode, code) {
+async function submitForm(mode, code, more) {
     await page.click('#nav a[href="#/submit"]');
     await page.waitForSelector('#submit-form');
     await page.selectOption('#mode', mode);
     await page.fill('#code', code);
+    if (more)
+        await more();
     await page.click('#submit');
     await page.waitForURL(/#\/tasks\/[^/]+$/, { timeout: 15_000 });
     const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop());
@@ -269,17 +271,32 @@ test('re-run a task from its detail page', T, async () => {
 
 test('output appears while the task runs', T, async () => {
     await markNoReload();
-    const id = await submitForm('sh', 'echo first-line; sleep 3; echo second-line >&2; echo third-line');
+    const code = 'echo first-line; sleep 3; echo second-line >&2; cat; echo " $GREETING"';
+    const id = await submitForm('bash', code, async () => {
+        await page.fill('#stdin', 'third-line');
+        await page.fill('#env', 'GREETING=hi there\nOTHER=1');
+        await page.fill('#wall', '60');
+        await page.fill('#mem', '256');
+        await page.fill('#cpu', '5.5');
+    });
     await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent.includes('first-line'));
     assert.equal(await page.getAttribute('#task-status .badge', 'data-status'), 'running',
                  'the first line is shown before the task ends');
     assert.equal(await page.locator('#cancel').count(), 1, 'cancel offered while running');
     await badgeBecomes('succeeded');
-    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent === 'first-line\nthird-line\n');
+    await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent === 'first-line\nthird-line hi there\n');
     await page.waitForFunction(() => document.querySelector('#out-stderr')?.textContent === 'second-line\n');
     await assertNoReload();
     const { json } = await api('GET', '/api/tasks/' + id);
-    assert.equal(json.stdout, 'first-line\nthird-line\n');
+    assert.equal(json.stdout, 'first-line\nthird-line hi there\n');
+    assert.deepEqual(json.task.limits, { wall_ms: 60000, memory_bytes: 256 * 1048576, cpu_ms: 5500 });
+    assert.equal(json.task.lang, 'bash');
+    assert.equal(json.task.stdin, 'third-line');
+    // Env keys are listed; their values are not shown.
+    const chips = await page.$$eval('.chips code', (els) => els.map((e) => e.textContent));
+    assert.ok(chips.includes('GREETING') && chips.includes('OTHER'), String(chips));
+    assert.ok(!(await page.textContent('#main')).includes('GREETING=hi'));
+    assert.match(await page.textContent('pre.stdin'), /^third-line$/);
 });
 
 test('cancel a long task from its detail page', T, async () => {
