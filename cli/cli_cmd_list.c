@@ -209,7 +209,7 @@ cli_cmd_ls (cli_global_t *global, int argc, char **argv)
 
 /*  ---- workers --------------------------------------------------------------- */
 
-/*  A layer as the HTTP API shows it: "on" / "off"; a level as "on: level N". */
+/*  A layer for people: "on" / "off"; a level as "on: level N".            */
 static void
 s_layer_text (char *buf, size_t size, const proto_layer_t *layer)
 {
@@ -228,13 +228,14 @@ s_worker_json (const proto_worker_info_t *w)
     json_t *obj = json_object ();
     json_t *running = json_array ();
     json_t *isolation = json_object ();
-    char text[64];
     bool ok = obj && running && isolation;
     for (size_t i = 0; ok && i < w->running_count; i++)
         ok = json_array_append_new (running, json_string (w->running[i])) == 0;
+    /*  The HTTP API's values: true/false, or the level (Landlock ABI).    */
     for (size_t i = 0; ok && i < w->isolation_count; i++) {
-        s_layer_text (text, sizeof text, &w->isolation[i]);
-        ok = jtext_set_key (isolation, w->isolation[i].name, json_string (text)) == 0;
+        const proto_layer_t *l = &w->isolation[i];
+        ok = jtext_set_key (isolation, l->name, l->is_bool ? json_boolean (l->value)
+                                                           : json_integer (l->value)) == 0;
     }
     ok = ok && json_object_set_new (obj, "id", jtext_name (w->worker)) == 0
          && json_object_set_new (obj, "slots", json_integer (w->slots)) == 0

@@ -86,8 +86,14 @@ s_reply_record (orch_req_t *req, const char *id, int status, int status_if_runni
     }
     json_t *json = found > 0 ? orch_record_to_json (rec, true) : NULL;
     json_t *timeline = json ? s_timeline (orch, id) : NULL;
-    if (timeline)
+    if (timeline) {
+        /*  A re-run says so in its first event (tasks.c).                  */
+        const char *detail = json_string_value (
+            json_object_get (json_array_get (timeline, 0), "detail"));
+        if (detail && strncmp (detail, "rerun of ", 9) == 0)
+            json_object_set_new (json, "rerun_of", json_string (detail + 9));
         json_object_set_new (json, "timeline", timeline);
+    }
     else {
         json_decref (json);
         json = NULL;

@@ -31,7 +31,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PING_MS 15000                   /* comment line on idle streams */
 #define STREAM_CHUNK (64 * 1024)        /* MHD's buffer for a stream */
 
 /*  Every response carries these: nothing we serve may be framed, sniffed
@@ -342,7 +341,7 @@ s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
     if (self->out.len == 0) {
         if (self->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (now - self->last_write < PING_MS) {
+        if (now - self->last_write < http->orch->cfg->sse_ping) {
             self->parked = true;
             MHD_suspend_connection (self->conn);
             return 0;
@@ -461,7 +460,7 @@ void
 orch_http_cron (orch_http_t *self, int64_t mono)
 {
     for (orch_stream_t *s = self->streams; s; s = s->next)
-        if (self->orch->stopping || mono - s->last_write >= PING_MS)
+        if (self->orch->stopping || mono - s->last_write >= self->orch->cfg->sse_ping)
             orch_stream_wake (s);
 }
 

@@ -186,9 +186,13 @@ orch_live_unwatch (orch_live_t *self, orch_live_watch_t **watch_p)
 void
 orch_live_notify (orch_live_t *self, const char *id)
 {
-    for (orch_live_watch_t *w = self->watches; w; w = w->next)
+    /*  A watcher may unwatch itself from its function (a finished stream
+        goes away): take the next one first.                               */
+    for (orch_live_watch_t *w = self->watches, *next; w; w = next) {
+        next = w->next;
         if (strcmp (w->id, id) == 0)
             w->fn (w->arg);
+    }
 }
 
 size_t

@@ -51,7 +51,8 @@ void orch_live_end (orch_live_t *self, const char *id);
 orch_live_watch_t *orch_live_watch (orch_live_t *self, const char *id, orch_live_fn *fn,
                                     void *arg);
 void orch_live_unwatch (orch_live_t *self, orch_live_watch_t **watch_p);
-/*  Call every watcher of id.                                               */
+/*  Call every watcher of id. A watcher's function may unwatch itself, not
+    others.                                                                 */
 void orch_live_notify (orch_live_t *self, const char *id);
 
 /*  Bytes buffered over all tasks; tasks with buffers.                     */

@@ -66,6 +66,7 @@ orch_cron (orch_t *orch, int64_t mono)
     s_prune (orch, mono);
     orch_monitor_cron (orch);
     orch_http_cron (orch->http, mono);
+    orch_submit_cron (orch->submit, mono);
 }
 
 /*  Read one signal from the signalfd: its number, or 0.                    */

@@ -41,7 +41,6 @@
 #include <zmq.h>
 
 #define WORKERS_MAX 4096
-#define EVENTS_KEEP 4096                /* SSE history for Last-Event-ID */
 #define SESSIONS_MAX 1024               /* dashboard logins at once */
 #define LIVE_BUDGET ((size_t) 256 << 20)  /* live output of all running tasks */
 
@@ -171,7 +170,8 @@ main (int argc, char **argv)
     orch.waiters = orch_waiters_new ((size_t) cfg.max_waiters);
     orch.leases = orch_leases_new ();
     /*  Event ids start at the boot time in microseconds (events.h).       */
-    orch.events = orch_events_new (EVENTS_KEEP, (uint64_t) orch_now_ms () * 1000);
+    orch.events = orch_events_new ((size_t) cfg.event_history,
+                                   (uint64_t) orch_now_ms () * 1000);
     orch.stats = orch_stats_new ();
     orch.sessions = orch_sessions_new (SESSIONS_MAX);
     orch.live = orch_live_new ((size_t) cfg.max_output_stored, LIVE_BUDGET);

@@ -59,6 +59,11 @@ orch_config_load (orch_config_t *cfg, int argc, char **argv, char *err, size_t e
         { "ORCH_MAX_OUTPUT_STORED", "max-output-stored", CFG_BYTES, "4M", 0,
           1024ll * 1024 * 1024, NULL, "stdout / stderr bytes kept per task and stream",
           &cfg->max_output_stored, false },
+        { "ORCH_SSE_PING", "sse-ping", CFG_MS, "15s", 100, 3600 * 1000, NULL,
+          "an idle event stream gets a comment line this often", &cfg->sse_ping, false },
+        { "ORCH_EVENT_HISTORY", "event-history", CFG_INT, "4096", 16, 1000000, NULL,
+          "changes kept for event streams that resume (Last-Event-ID)",
+          &cfg->event_history, false },
         { "ORCH_LOG_LEVEL", "log-level", CFG_CHOICE, "info", 0, 0, "debug|info|warn|error",
           "least severe log level printed", &cfg->log_level, false },
     };

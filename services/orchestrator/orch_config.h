@@ -31,6 +31,8 @@ struct orch_config_t {
     int64_t max_queued;                 /* ORCH_MAX_QUEUED: waiting tasks */
     int64_t retention;                  /* ORCH_RETENTION, ms */
     int64_t max_output_stored;          /* ORCH_MAX_OUTPUT_STORED, bytes/stream */
+    int64_t sse_ping;                   /* ORCH_SSE_PING, ms */
+    int64_t event_history;              /* ORCH_EVENT_HISTORY, events kept */
     const char *log_level;              /* ORCH_LOG_LEVEL */
 };
 

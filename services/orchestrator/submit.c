@@ -1,6 +1,7 @@
 /*  submit.c - ROUTER socket for the CLI: envelopes, requests, replies.     */
 #include "submit.h"
 #include "cancel.h"
+#include "live.h"
 #include "log.h"
 #include "orch_config.h"
 #include "store.h"
@@ -16,13 +17,11 @@
 #include <zmq.h>
 
 #define ENVELOPE_MAX 4                  /* routing frames we keep */
+#define STREAMS_MAX 1024                /* live output subscribers at once */
+#define KEEPALIVE_MS 4000               /* under the 5 s PROTOCOL.md promises */
+#define OUTPUT_CHUNK (256 * 1024)       /* bytes per "output" reply */
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
-
-struct orch_submit_t {
-    orch_t *orch;                       /* the service */
-    void *sock;                         /* ROUTER, bound */
-};
 
 /*  The routing frames before the payload: identity (+ empty delimiter for
     REQ clients), copied so a parked waiter can answer later.              */
@@ -31,6 +30,26 @@ typedef struct {
     size_t size[ENVELOPE_MAX];
     uint8_t data[ENVELOPE_MAX][256];
 } s_envelope_t;
+
+/*  A client following a task's output (request "stream").                 */
+typedef struct s_streamer_t {
+    orch_submit_t *self;
+    s_envelope_t envelope;
+    uint64_t req;
+    char id[PROTO_ID_MAX + 1];
+    uint32_t attempt;                   /* of the offsets; 0: not known yet */
+    uint64_t offset[2];                 /* stdout, stderr bytes the client has */
+    int64_t last_sent;                  /* monotonic ms */
+    orch_live_watch_t *watch;
+    struct s_streamer_t *next;
+} s_streamer_t;
+
+struct orch_submit_t {
+    orch_t *orch;                       /* the service */
+    void *sock;                         /* ROUTER, bound */
+    s_streamer_t *streamers;
+    size_t streamer_count;
+};
 
 /*  A parked wait: what is needed to answer it.                             */
 typedef struct {
@@ -63,11 +82,15 @@ orch_submit_new (orch_t *orch, const char *endpoint, char *err, size_t err_size)
     return self;
 }
 
+static void s_streamer_remove (orch_submit_t *self, s_streamer_t *st);
+
 void
 orch_submit_destroy (orch_submit_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    while ((*self_p)->streamers)
+        s_streamer_remove (*self_p, (*self_p)->streamers);
     if ((*self_p)->sock)
         zmq_close ((*self_p)->sock);
     free (*self_p);
@@ -332,6 +355,172 @@ s_rerun (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
     s_send (self, env, &reply);
 }
 
+/* --- stream: live output ------------------------------------------------ */
+
+static void
+s_streamer_remove (orch_submit_t *self, s_streamer_t *st)
+{
+    for (s_streamer_t **at = &self->streamers; *at; at = &(*at)->next)
+        if (*at == st) {
+            *at = st->next;
+            self->streamer_count--;
+            break;
+        }
+    if (self->orch->live)
+        orch_live_unwatch (self->orch->live, &st->watch);
+    free (st);
+}
+
+/*  One "output" reply: bytes [offset, offset + size) of a stream.        */
+static void
+s_output (s_streamer_t *st, int stream, uint64_t offset, const uint8_t *data, size_t size)
+{
+    proto_msg_t reply = { .type = PROTO_REP_OUTPUT, .req = st->req };
+    reply.u.chunk.id = st->id;
+    reply.u.chunk.attempt = st->attempt;
+    reply.u.chunk.stream = stream ? PROTO_STREAM_STDERR : PROTO_STREAM_STDOUT;
+    reply.u.chunk.offset = offset;
+    reply.u.chunk.data = (proto_bytes_t) { data, size };
+    s_send (st->self, &st->envelope, &reply);
+    st->last_sent = orch_mono_ms ();
+}
+
+/*  Send what the client lacks of data[0..len) of one stream.             */
+static void
+s_catch_up (s_streamer_t *st, int stream, const uint8_t *data, size_t len)
+{
+    while (st->offset[stream] < len) {
+        size_t n = len - st->offset[stream];
+        if (n > OUTPUT_CHUNK)
+            n = OUTPUT_CHUNK;
+        s_output (st, stream, st->offset[stream], data + st->offset[stream], n);
+        st->offset[stream] += n;
+    }
+}
+
+/*  Output of another attempt than the client's offsets: start over.      */
+static void
+s_attempt (s_streamer_t *st, uint32_t attempt)
+{
+    if (st->attempt != attempt && st->attempt != 0)
+        st->offset[0] = st->offset[1] = 0;
+    st->attempt = attempt;
+}
+
+/*  Bring the client up to date; at the end, the record. Returns false
+    when the streamer is done (removed).                                    */
+static bool
+s_stream_push (s_streamer_t *st)
+{
+    orch_t *orch = st->self->orch;
+    uint32_t attempt;
+    const uint8_t *out, *err;
+    size_t out_len, err_len;
+    if (orch_live_peek (orch->live, st->id, &attempt, &out, &out_len, &err, &err_len)) {
+        s_attempt (st, attempt);
+        s_catch_up (st, 0, out, out_len);
+        s_catch_up (st, 1, err, err_len);
+        return true;
+    }
+    proto_status_t status;
+    int found = orch_store_state (orch->store, st->id, &status, &attempt);
+    if (found == 1 && !proto_status_is_terminal (status))
+        return true;
+    orch_record_t *rec = NULL;
+    if (found == 1 && orch_store_get (orch->store, st->id, true, &rec) == 1) {
+        const proto_result_t *r = &rec->view.result;
+        s_attempt (st, rec->view.attempt);
+        s_catch_up (st, 0, r->stdout_data.data, r->stdout_data.size);
+        s_catch_up (st, 1, r->stderr_data.data, r->stderr_data.size);
+    }
+    orch_record_destroy (&rec);
+    /*  The record ends the stream (or says not_found if it was pruned).  */
+    s_reply_record (st->self, &st->envelope, st->req, st->id);
+    s_streamer_remove (st->self, st);
+    return false;
+}
+
+static void
+s_stream_wake (void *arg)
+{
+    s_stream_push (arg);
+}
+
+static bool
+s_same_client (const s_envelope_t *a, const s_envelope_t *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++)
+        if (a->size[i] != b->size[i] || memcmp (a->data[i], b->data[i], a->size[i]))
+            return false;
+    return true;
+}
+
+static void
+s_stream (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
+{
+    const proto_req_stream_t *rq = &msg->u.stream;
+    proto_status_t status;
+    uint32_t attempt;
+    int found = orch_store_state (self->orch->store, rq->id, &status, &attempt);
+    if (found <= 0) {
+        char message[128];
+        snprintf (message, sizeof message, "no task with id %s", rq->id);
+        s_error (self, env, msg->req, found ? "internal" : "not_found", NULL,
+                 found ? "cannot read the task" : message);
+        return;
+    }
+    /*  A client that asks again (it reconnected) replaces its old stream. */
+    for (s_streamer_t *st = self->streamers, *next; st; st = next) {
+        next = st->next;
+        if (strcmp (st->id, rq->id) == 0 && s_same_client (&st->envelope, env))
+            s_streamer_remove (self, st);
+    }
+    if (self->streamer_count >= STREAMS_MAX) {
+        s_error (self, env, msg->req, "busy", NULL, "too many clients follow output; try later");
+        return;
+    }
+    s_streamer_t *st = calloc (1, sizeof *st);
+    if (!st) {
+        s_error (self, env, msg->req, "internal", NULL, "out of memory");
+        return;
+    }
+    st->self = self;
+    st->envelope = *env;
+    st->req = msg->req;
+    snprintf (st->id, sizeof st->id, "%s", rq->id);
+    st->offset[0] = rq->stdout_from;
+    st->offset[1] = rq->stderr_from;
+    st->watch = orch_live_watch (self->orch->live, st->id, s_stream_wake, st);
+    if (!st->watch) {
+        free (st);
+        s_error (self, env, msg->req, "internal", NULL, "out of memory");
+        return;
+    }
+    st->next = self->streamers;
+    self->streamers = st;
+    self->streamer_count++;
+    /*  Resuming offsets count within the attempt that runs now.          */
+    st->attempt = attempt;
+    if (s_stream_push (st) && st->last_sent == 0)
+        s_output (st, 0, st->offset[0], NULL, 0);       /* "following" */
+}
+
+void
+orch_submit_cron (orch_submit_t *self, int64_t mono)
+{
+    for (s_streamer_t *st = self->streamers; st; st = st->next)
+        if (mono - st->last_sent >= KEEPALIVE_MS)
+            s_output (st, 0, st->offset[0], NULL, 0);
+}
+
+size_t
+orch_submit_streams (const orch_submit_t *self)
+{
+    return self->streamer_count;
+}
+
 static void
 s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_t size)
 {
@@ -373,6 +562,9 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
             break;
         case PROTO_REQ_RERUN:
             s_rerun (self, env, msg);
+            break;
+        case PROTO_REQ_STREAM:
+            s_stream (self, env, msg);
             break;
         case PROTO_REQ_CANCEL: {
             orch_cancel_t outcome;

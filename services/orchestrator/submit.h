@@ -19,6 +19,14 @@
                                        still running while its worker
                                        kills it (cancel.h); error conflict
                                        when it has finished
+      rerun {id}                    -> accepted {id}: the same task again
+      stream {id, stdout_from?, stderr_from?}
+                                    -> output {id, attempt, stream, offset,
+                                       data} for every byte the client lacks
+                                       (live, see live.h), an empty one as a
+                                       keepalive every 4 s, then task {record}
+                                       when the task has finished. Offsets
+                                       restart at 0 when the attempt changes.
     Errors: bad_request (field named), unauthorized, not_found, conflict,
     busy (too many waiters), queue_full (ORCH_MAX_QUEUED tasks wait; retry
     later), too_large (record above the frame cap: use HTTP), internal.
@@ -36,6 +44,10 @@ void orch_submit_destroy (orch_submit_t **self_p);
 
 /*  The socket, for the poll set and for ZMQ_LAST_ENDPOINT.                 */
 void *orch_submit_socket (orch_submit_t *self);
+
+/*  Keepalives for clients following output.                               */
+void orch_submit_cron (orch_submit_t *self, int64_t mono);
+size_t orch_submit_streams (const orch_submit_t *self);
 
 /*  Receive and answer up to max requests without blocking.                 */
 size_t orch_submit_drain (orch_submit_t *self, size_t max);

@@ -319,6 +319,8 @@ orch_workers_list (orch_workers_t *self, proto_worker_info_t **items, size_t *co
         info->tasks_done = w->tasks_done;
         info->isolation = w->isolation;
         info->isolation_count = w->isolation_count;
+        info->running = (const char **) w->running;
+        info->running_count = w->running_count;
     }
     return 0;
 }

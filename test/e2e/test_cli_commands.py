@@ -228,7 +228,7 @@ def test_workers_json_schema(fake):
     assert a == {"id": "sbx-a:1", "slots": 4, "busy": 3, "free": 1, "version": "1.2",
                  "last_heartbeat_ms": 1, "tasks_done": 17,
                  "running": ["task-0001", "task-0002", "task-0003"],
-                 "isolation": {"seccomp": "on", "landlock": "on: level 3", "cgroup": "off"}}
+                 "isolation": {"seccomp": True, "landlock": 3, "cgroup": False}}
     assert b["running"] == [] and b["isolation"] == {} and b["last_heartbeat_ms"] is None
 
 
