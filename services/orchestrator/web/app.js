@@ -907,8 +907,8 @@ async function pageTasks(main, ctx) {
     });
 
     // Live: a status change updates its row; an unknown task is new and goes
-    // on top. The summary record is fetched once the task is terminal (exit
-    // code, duration), coalesced per task.
+    // on top. A row that misses its creation time, start or exit is completed
+    // from the record, fetched once per task however many events come.
     const pending = new Map();
     function refreshSoon(id) {
         clearTimeout(pending.get(id));
@@ -944,7 +944,9 @@ async function pageTasks(main, ctx) {
                 if (ev[k] !== undefined && ev[k] !== null)
                     rec[k] = ev[k];
             fillRow(row.tr, rec);
-            if (TERMINAL.has(ev.status))
+            // Terminal events carry the exit; the record is fetched only when
+            // the row still lacks something to show.
+            if (TERMINAL.has(ev.status) && (typeof rec.started_ms !== 'number' || !('exit_code' in ev)))
                 refreshSoon(ev.id);
             return;
         }
