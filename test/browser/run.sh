@@ -72,14 +72,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "${CLEUDO_URL:-}" ]; then
-    [ -x "$bin_dir/orchestrator" ] && [ -x "$bin_dir/agent-sandbox" ] ||
+    if [ ! -x "$bin_dir/orchestrator" ] || [ ! -x "$bin_dir/agent-sandbox" ]; then
         die "no binaries in $bin_dir (make test-build)"
+    fi
     tmp=$(mktemp -d /tmp/cleudo-browser.XXXXXX)
     token=browser-test-token-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
     clean_env() { env | cut -d= -f1 | grep -E '^(ORCH|SANDBOX|CLEUDO)_' | sed 's/^/-u /' | tr '\n' ' '; }
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:halt_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+    : >"$tmp/orchestrator.log"
+    : >"$tmp/agent-sandbox.log"
     # shellcheck disable=SC2046
     env $(clean_env) \
         ORCH_HTTP_ADDR=127.0.0.1:0 \
