@@ -308,8 +308,10 @@ test('cancel a long task from its detail page', T, async () => {
     await badgeBecomes('cancelled', 20_000);
     assert.equal(await page.locator('#cancel').count(), 0);
     assert.match(await page.textContent('#status-words'), /cancelled/);
+    await page.waitForFunction(() => document.querySelector('.action-msg')?.textContent === 'Cancelled.');
     const { json } = await api('GET', '/api/tasks/' + id);
     assert.equal(json.status, 'cancelled');
+    await shot('detail-cancelled');
 });
 
 test('output that looks like markup is shown as text and runs nothing', T, async () => {
@@ -342,6 +344,7 @@ test('binary output, collected files and limits are explained', T, async () => {
                  /not valid UTF-8; invalid bytes shown as \uFFFD/);
     await page.click('.output-card[data-stream="stdout"] .binary-note button');
     assert.match(await page.textContent('#out-stdout'), /6f 6b ff fe 0a/);
+    await shot('detail-binary');
     const link = page.locator('a.file-link');
     assert.equal(await link.count(), 1);
     assert.equal(await link.getAttribute('href'), `/api/tasks/${encodeURIComponent(id)}/files/out%20dir/a%20b%26c.txt`);

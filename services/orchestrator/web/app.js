@@ -1123,6 +1123,7 @@ async function pageTask(main, ctx, r) {
     let poll = 0;               // fallback polling when the stream is refused
     let out = null;             // live output: {stdout: {pre, got, dec}, stderr: ...}
     let streamRefused = false;  // the stream was refused once: poll instead
+    let cancelSent = false;     // a cancel is on its way to the worker
     const msg = h('div', { class: 'action-msg', 'aria-live': 'polite' });
 
     const stopLive = () => {
@@ -1209,6 +1210,11 @@ async function pageTask(main, ctx, r) {
             h('div', { class: 'grid-2' }, card('Result', factsBlock()), card('Command', commandBlock(rec.task))),
             stdout, stderr, filesBlock(rec),
             card('Timeline', timelineBlock(rec))]);
+        if (cancelSent && TERMINAL.has(rec.status)) {
+            cancelSent = false;
+            msg.replaceChildren(notice('info', rec.status === 'cancelled' ? 'Cancelled.'
+                                       : 'The task ended (' + rec.status + ') before the cancel reached it.'));
+        }
         // A new rendering starts the stream again: it replays from byte 0.
         stopLive();
         out = null;
@@ -1309,6 +1315,7 @@ async function pageTask(main, ctx, r) {
         msg.replaceChildren();
         try {
             const { status } = await api('POST', apiTask(id, '/cancel'));
+            cancelSent = status === 202;
             msg.replaceChildren(notice('info', status === 202 ? 'Cancel sent; the worker is stopping the task.'
                                                               : 'Cancelled.'));
             if (status === 200)
