@@ -31,9 +31,10 @@ const ids = {};                 // tasks made along the way, by role
 const RUN = Math.random().toString(36).slice(2, 8);    // tells this run's tasks apart
 
 // Expected HTTP refusals (the wrong token, the login page's session probe, a
-// validation error) are logged by the browser as failed loads; they are not
-// script errors. Anything else at level error fails the run.
-const EXPECTED_LOAD = /^Failed to load resource: the server responded with a status of (400|401)\b/;
+// validation error, the test's own request without CSRF token) are logged by
+// the browser as failed loads; they are not script errors. Anything else at
+// level error fails the run.
+const EXPECTED_LOAD = /^Failed to load resource: the server responded with a status of (400|401|403)\b/;
 
 function sameOrigin(u) {
     try {
@@ -197,6 +198,10 @@ test('log in with the token', T, async () => {
     assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0,
                  'nothing in Web Storage');
     assert.equal(await page.evaluate(() => document.cookie.includes('cleudo_session')), false, 'HttpOnly');
+    // The cookie alone does not let a page change anything: the CSRF token is needed.
+    assert.equal(await page.evaluate(() => fetch('/api/tasks', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"argv":["true"]}',
+    }).then((r) => r.status)), 403);
 
     // A reload keeps the session (the CSRF token comes back from GET /api/session).
     await page.goto(BASE + '/#/');
@@ -283,6 +288,7 @@ test('output appears while the task runs', T, async () => {
     assert.ok(['queued', 'dispatched', 'running'].includes(await page.getAttribute('#task-status .badge', 'data-status')),
               'the first line is shown before the task ends');
     assert.equal(await page.locator('#cancel').count(), 1, 'cancel offered while running');
+    await page.waitForFunction(() => /(running|waiting) for/.test(document.querySelector('#elapsed')?.textContent));
     await badgeBecomes('succeeded');
     await page.waitForFunction(() => document.querySelector('#out-stdout')?.textContent === 'first-line\nthird-line hi there\n');
     await page.waitForFunction(() => document.querySelector('#out-stderr')?.textContent === 'second-line\n');
@@ -308,6 +314,7 @@ test('cancel a long task from its detail page', T, async () => {
     await badgeBecomes('cancelled', 20_000);
     assert.equal(await page.locator('#cancel').count(), 0);
     assert.match(await page.textContent('#status-words'), /cancelled/);
+    assert.equal(await page.textContent('#elapsed'), '');
     await page.waitForFunction(() => document.querySelector('.action-msg')?.textContent === 'Cancelled.');
     const { json } = await api('GET', '/api/tasks/' + id);
     assert.equal(json.status, 'cancelled');
@@ -435,6 +442,19 @@ test('the workers page shows the worker and its isolation', T, async () => {
     assert.match(await page.textContent('.worker'), /of 2 slots busy/);
     assert.match(await page.textContent('.worker .rel'), /ago|just now/);
     await shot('workers');
+});
+
+test('the overview follows events without a reload', T, async () => {
+    await page.click('#nav a[href="#/"]');
+    const cell = '.counts [data-count="succeeded"]';
+    await page.waitForSelector(cell);
+    await markNoReload();
+    const before = Number(await page.textContent(cell));
+    const r = await api('POST', '/api/tasks?wait=20', { argv: ['true'] });
+    assert.equal(r.json.status, 'succeeded', r.text);
+    await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel)?.textContent) > n, [cell, before],
+                               { timeout: 8000 });
+    await assertNoReload();
 });
 
 test('every page works 375 px wide', T, async () => {

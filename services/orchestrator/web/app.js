@@ -1177,9 +1177,21 @@ async function pageTask(main, ctx, r) {
               h('p', { class: 'crumbs' }, h('a', { href: '#/tasks', text: 'Tasks' }), ' / '),
               h('h1', {}, 'Task ', h('span', { class: 'mono', id: 'task-id', text: rec.id })),
               h('p', { class: 'status-line' }, h('span', { id: 'task-status' }, badge(rec.status)), ' ',
-                h('span', { id: 'status-words', text: explain(rec) })),
+                h('span', { id: 'status-words', text: explain(rec) }),
+                h('span', { id: 'elapsed', class: 'muted', text: elapsedText() })),
               rec.summary ? h('p', { class: 'summary-line', text: rec.summary }) : null),
             actions);
+    }
+
+    // "running for 12 s" / "waiting for 3 s" while the task is not done.
+    function elapsedText() {
+        if (!rec || TERMINAL.has(rec.status))
+            return '';
+        if (typeof rec.started_ms === 'number')
+            return '\u00b7 running for ' + fmtDur(Date.now() - rec.started_ms);
+        if (typeof rec.created_ms === 'number')
+            return '\u00b7 waiting for ' + fmtDur(Date.now() - rec.created_ms);
+        return '';
     }
 
     function factsBlock() {
@@ -1345,8 +1357,16 @@ async function pageTask(main, ctx, r) {
     }
 
     ctx.on('task', (ev) => {
-        if (ev.id === id)
-            setStatus(ev.status);
+        if (ev.id !== id)
+            return;
+        if (rec && ev.status === 'running' && typeof rec.started_ms !== 'number')
+            rec.started_ms = ev.at_ms;
+        setStatus(ev.status);
+    });
+    ctx.every(1000, () => {
+        const el = $('#elapsed', view);
+        if (el)
+            el.textContent = elapsedText();
     });
     ctx.on('reset', () => refresh());
     view.append(h('p', { class: 'muted', text: 'Loading\u2026' }));
