@@ -591,7 +591,7 @@ async function pageLogin(main) {
 
 // ---- overview -------------------------------------------------------------------
 
-const CHART_W = 600, CHART_H = 170, PAD_L = 34, PAD_R = 8, PAD_T = 10, PAD_B = 22;
+const PAD_L = 34, PAD_R = 8, PAD_T = 10, PAD_B = 22;
 
 function niceMax(v) {
     if (v <= 4)
@@ -605,6 +605,9 @@ function niceMax(v) {
 
 // One chart of per-minute buckets: bars for `bars`, a line for `line`.
 function chart(label, buckets, bucketMs, series) {
+    // A narrower drawing on a phone keeps the axis labels readable.
+    const narrow = window.matchMedia('(max-width: 640px)').matches;
+    const CHART_W = narrow ? 360 : 600, CHART_H = narrow ? 190 : 170;
     const n = buckets.length;
     const vals = (key) => buckets.map((b) => (typeof b[key] === 'number' ? b[key] : 0));
     let max = 0;
@@ -674,6 +677,14 @@ async function pageOverview(main, ctx) {
     const body = h('div', { class: 'overview' }, h('p', { class: 'muted', text: 'Loading\u2026' }));
     main.append(body);
     let busy = false;
+    let last = null;            // the latest [stats, recent], drawn again when the width class changes
+    const mq = window.matchMedia('(max-width: 640px)');
+    const redraw = () => {
+        if (last && !ctx.stale())
+            body.replaceChildren(...renderStats(...last));
+    };
+    mq.addEventListener('change', redraw);
+    ctx.cleanup(() => mq.removeEventListener('change', redraw));
     const load = async () => {
         if (busy)
             return;
@@ -683,8 +694,8 @@ async function pageOverview(main, ctx) {
                 api('GET', '/api/stats').then((r) => r.data),
                 api('GET', '/api/tasks?limit=8').then((r) => r.data).catch(() => null),
             ]);
-            if (!ctx.stale())
-                body.replaceChildren(...renderStats(stats, recent));
+            last = [stats, recent];
+            redraw();
         } catch (e) {
             if (!ctx.stale() && e.status !== 401)
                 body.replaceChildren(notice('error', 'Statistics unavailable: ' + e.message));
