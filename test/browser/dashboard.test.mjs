@@ -341,8 +341,9 @@ test('output that looks like markup is shown as text and runs nothing', T, async
 
 test('binary output, collected files and limits are explained', T, async () => {
     const made = await api('POST', '/api/tasks?wait=20', {
-        lang: 'sh', code: "printf 'ok\\377\\376\\n'; mkdir -p 'out dir'; printf 'file-data\\n' > 'out dir/a b&c.txt'",
-        collect: ['out dir/a b&c.txt'] });
+        lang: 'sh', code: "printf 'ok\\377\\376\\n'; mkdir -p 'out dir'; printf 'file-data\\n' > 'out dir/a b&c.txt';"
+                          + " echo x > 'javascript:alert(3)'",
+        collect: ['out dir/a b&c.txt', 'javascript:alert(3)'] });
     assert.equal(made.status, 200, made.text);
     const id = made.json.id;
     await go('#/tasks/' + id);
@@ -352,13 +353,19 @@ test('binary output, collected files and limits are explained', T, async () => {
     await page.click('.output-card[data-stream="stdout"] .binary-note button');
     assert.match(await page.textContent('#out-stdout'), /6f 6b ff fe 0a/);
     await shot('detail-binary');
-    const link = page.locator('a.file-link');
+    // A file named like a URL is still a link to this API, never a script.
+    assert.equal(await page.getAttribute('a.file-link[download="javascript:alert(3)"]', 'href'),
+                 `/api/tasks/${encodeURIComponent(id)}/files/javascript%3Aalert(3)`);
+    const link = page.locator('a.file-link[download="a b&c.txt"]');
     assert.equal(await link.count(), 1);
     assert.equal(await link.getAttribute('href'), `/api/tasks/${encodeURIComponent(id)}/files/out%20dir/a%20b%26c.txt`);
     assert.equal(await link.getAttribute('download'), 'a b&c.txt');
     const got = await page.evaluate((href) => fetch(href).then(async (r) => [r.status, await r.text()]),
                                     await link.getAttribute('href'));
     assert.deepEqual(got, [200, 'file-data\n']);
+    const js = await page.evaluate((href) => fetch(href).then(async (r) => [r.status, await r.text()]),
+                                   await page.getAttribute('a.file-link[download="javascript:alert(3)"]', 'href'));
+    assert.deepEqual(js, [200, 'x\n']);
 
     const big = await api('POST', '/api/tasks?wait=20', {
         argv: ['sh', '-c', "head -c 100000 /dev/zero | tr '\\0' x"], limits: { output_bytes: 1000 } });
@@ -468,6 +475,9 @@ test('every page works 375 px wide', T, async () => {
         await page.waitForTimeout(100);
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= PHONE.width, `${name}: page is ${width}px wide at ${PHONE.width}px`);
+        const hrefs = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href')));
+        for (const href of hrefs)
+            assert.match(href, /^(#\/|\/api\/|blob:)/, `${name}: link ${href}`);
         const text = await page.evaluate(() => document.querySelector('#main').innerText);
         assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /, `${name}: no placeholder leaked`);
         await shot('phone-' + name);
