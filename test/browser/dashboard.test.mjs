@@ -412,8 +412,21 @@ test('the tasks table updates live', T, async () => {
         return rows.length >= 1 && rows.every((r) => r.getAttribute('data-status') === 'cancelled')
             && rows.some((r) => r.getAttribute('data-id') === i);
     }, ids.sleep);
+    assert.equal(new URL(page.url()).hash, '#/tasks?status=cancelled', 'the filter is in the address');
     await page.click('button:has-text("Clear filters")');
     await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length >= 5);
+    assert.equal(new URL(page.url()).hash, '#/tasks');
+
+    // A filtered address opens filtered.
+    await page.goto(BASE + '/#/tasks?status=succeeded,failed&q=' + encodeURIComponent('hello-from-browser ' + RUN));
+    await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length === 2);
+    assert.equal(await page.isChecked('#f-succeeded'), true);
+    assert.equal(await page.isChecked('#f-failed'), true);
+    assert.equal(await page.isChecked('#f-cancelled'), false);
+    assert.equal(await page.inputValue('#q'), 'hello-from-browser ' + RUN);
+    await page.click('#nav a[href="#/tasks"]');
+    await page.waitForFunction(() => document.querySelectorAll('tr.task-row').length >= 5);
+    assert.equal(await page.inputValue('#q'), '');
 });
 
 test('paging through history with Older', T, async () => {

@@ -422,13 +422,14 @@ function stopEvents() {
 // ---- router -------------------------------------------------------------------
 
 function parseRoute() {
-    const path = (location.hash || '#/').slice(1).split('?')[0] || '/';
+    const [rawPath, query] = (location.hash || '#/').slice(1).split('?');
+    const path = rawPath || '/';
     if (path === '/login')
         return { name: 'login' };
     if (path === '/')
         return { name: 'overview', nav: '#/' };
     if (path === '/tasks')
-        return { name: 'tasks', nav: '#/tasks' };
+        return { name: 'tasks', nav: '#/tasks', query: query || '' };
     const m = /^\/tasks\/([^/]+)$/.exec(path);
     if (m) {
         try {
@@ -765,6 +766,19 @@ function summaryOf(rec) {
     return out;
 }
 
+// Whether a task event tells more than the record we show: a terminal
+// status is final, and an event older than what the record knows is stale
+// (events and fetched records race each other).
+function eventIsNews(rec, ev) {
+    if (TERMINAL.has(rec.status))
+        return false;
+    let known = 0;
+    for (const k of ['created_ms', 'dispatched_ms', 'started_ms', 'finished_ms', 'seen_ms'])
+        if (typeof rec[k] === 'number' && rec[k] > known)
+            known = rec[k];
+    return typeof ev.at_ms !== 'number' || ev.at_ms >= known;
+}
+
 function taskRow(rec) {
     const tr = h('tr', { class: 'task-row', 'data-id': rec.id, 'data-status': rec.status });
     fillRow(tr, rec);
@@ -805,7 +819,30 @@ function matchesFilter(ev) {
     return !q || String(ev.summary || '').toLowerCase().includes(q) || String(ev.id).includes(q);
 }
 
-async function pageTasks(main, ctx) {
+// The filter lives in the address (#/tasks?status=failed,timed_out&q=make),
+// so that a filtered list can be bookmarked, shared and gone back to.
+function filterFromQuery(query) {
+    const p = new URLSearchParams(query);
+    const statuses = p.getAll('status').join(',').split(',').filter((st) => STATUSES.includes(st));
+    state.filter.statuses = new Set(statuses);
+    state.filter.q = (p.get('q') || '').trim();
+}
+
+function filterToHash() {
+    const p = new URLSearchParams();
+    const statuses = STATUSES.filter((st) => state.filter.statuses.has(st));
+    if (statuses.length)
+        p.set('status', statuses.join(','));
+    if (state.filter.q)
+        p.set('q', state.filter.q);
+    const qs = p.toString();
+    const hash = '#/tasks' + (qs ? '?' + qs : '');
+    if (location.hash !== hash)
+        history.replaceState(null, '', hash);     // no hashchange: the page stays
+}
+
+async function pageTasks(main, ctx, r) {
+    filterFromQuery(r.query);
     main.append(pageTitle('Tasks', h('a', { class: 'btn btn-primary', href: '#/submit', text: 'New task' })));
     const rows = new Map();     // id -> {tr, rec}
     let next = null;
@@ -881,9 +918,23 @@ async function pageTasks(main, ctx) {
             tbody.append(frag);
     }
 
+    // Events that come while the first page loads are applied after it, so
+    // that the fresh list does not wipe them out.
+    let early = null;
     async function load(cursor) {
         const mine = ++loadSeq;
-        const { data } = await api('GET', filterQuery(cursor));
+        if (!cursor && !early)
+            early = [];
+        let data;
+        try {
+            data = (await api('GET', filterQuery(cursor))).data;
+        } finally {
+            if (!cursor && mine === loadSeq && !ctx.stale()) {
+                const missed = early || [];
+                early = null;
+                setTimeout(() => missed.forEach(onTaskEvent), 0);
+            }
+        }
         if (ctx.stale() || mine !== loadSeq)
             return;
         if (!cursor) {
@@ -897,6 +948,7 @@ async function pageTasks(main, ctx) {
     }
 
     async function reload() {
+        filterToHash();
         try {
             await load(null);
         } catch (e) {
@@ -938,12 +990,19 @@ async function pageTasks(main, ctx) {
         }, 250));
     }
     ctx.cleanup(() => pending.forEach((t) => clearTimeout(t)));
-    ctx.on('task', (ev) => {
+    function onTaskEvent(ev) {
         if (typeof ev.id !== 'string' || typeof ev.status !== 'string')
             return;
+        if (early) {
+            early.push(ev);
+            return;
+        }
         const row = rows.get(ev.id);
         if (row) {
             const rec = row.rec;
+            if (!eventIsNews(rec, ev))
+                return;
+            rec.seen_ms = ev.at_ms;
             rec.status = ev.status;
             if (ev.worker)
                 rec.worker = ev.worker;
@@ -974,7 +1033,8 @@ async function pageTasks(main, ctx) {
         if (ev.status !== 'queued' || typeof rec.created_ms !== 'number')
             refreshSoon(ev.id);
         updateCounts();
-    });
+    }
+    ctx.on('task', onTaskEvent);
     ctx.on('reset', () => reload());
     await reload();
 }
@@ -1135,6 +1195,7 @@ async function pageTask(main, ctx, r) {
     let out = null;             // live output: {stdout: {pre, got, dec}, stderr: ...}
     let streamRefused = false;  // the stream was refused once: poll instead
     let cancelSent = false;     // a cancel is on its way to the worker
+    let lastEvent = null;       // the newest /api/events entry for this task
     const msg = h('div', { class: 'action-msg', 'aria-live': 'polite' });
 
     const stopLive = () => {
@@ -1245,6 +1306,14 @@ async function pageTask(main, ctx, r) {
             out = { stdout: { pre: $('pre', stdout), got: 0, dec: new TextDecoder() },
                     stderr: { pre: $('pre', stderr), got: 0, dec: new TextDecoder() } };
             startLive();
+            // An event newer than this record (it came while we fetched) wins;
+            // a terminal one means the record is about to change: fetch again.
+            if (lastEvent && lastEvent.status !== rec.status && eventIsNews(rec, lastEvent)) {
+                if (TERMINAL.has(lastEvent.status))
+                    setTimeout(() => ctx.stale() || refresh(), 300);
+                else
+                    applyEvent(lastEvent);
+            }
         }
     }
 
@@ -1367,12 +1436,20 @@ async function pageTask(main, ctx, r) {
         }
     }
 
+    function applyEvent(ev) {
+        if (!rec || !eventIsNews(rec, ev))
+            return;
+        rec.seen_ms = ev.at_ms;
+        if (ev.status === 'running' && typeof rec.started_ms !== 'number')
+            rec.started_ms = ev.at_ms;
+        setStatus(ev.status);
+    }
     ctx.on('task', (ev) => {
         if (ev.id !== id)
             return;
-        if (rec && ev.status === 'running' && typeof rec.started_ms !== 'number')
-            rec.started_ms = ev.at_ms;
-        setStatus(ev.status);
+        if (!lastEvent || !(ev.at_ms < lastEvent.at_ms))
+            lastEvent = ev;
+        applyEvent(ev);
     });
     ctx.every(1000, () => {
         const el = $('#elapsed', view);
