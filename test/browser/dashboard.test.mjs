@@ -35,6 +35,7 @@ const RUN = Math.random().toString(36).slice(2, 8);    // tells this run's tasks
 // the browser as failed loads; they are not script errors. Anything else at
 // level error fails the run.
 const EXPECTED_LOAD = /^Failed to load resource: the server responded with a status of (400|401|403)\b/;
+const EXPECTED_404 = /^Failed to load resource: the server responded with a status of 404\b/;  // of /api/tasks/{unknown}
 
 function sameOrigin(u) {
     try {
@@ -50,7 +51,9 @@ function sameOrigin(u) {
 function watch(p) {
     p.on('console', (msg) => {
         const text = msg.text();
-        if (/Content[- ]Security[- ]Policy/i.test(text) || (msg.type() === 'error' && !EXPECTED_LOAD.test(text)))
+        const expected = EXPECTED_LOAD.test(text) ||
+            (EXPECTED_404.test(text) && /\/api\/tasks\/[^/]+$/.test(msg.location().url || ''));
+        if (/Content[- ]Security[- ]Policy/i.test(text) || (msg.type() === 'error' && !expected))
             seen.console.push(`${msg.type()}: ${text} @ ${msg.location().url}`);
     });
     p.on('pageerror', (err) => seen.pageErrors.push(String(err && err.stack || err)));
@@ -462,6 +465,14 @@ test('the workers page shows the worker and its isolation', T, async () => {
     assert.match(await page.textContent('.worker'), /of 2 slots busy/);
     assert.match(await page.textContent('.worker .rel'), /ago|just now/);
     await shot('workers');
+});
+
+test('unknown pages and tasks say so', T, async () => {
+    await go('#/nope');
+    await page.waitForFunction(() => document.querySelector('#main h1')?.textContent === 'Not found');
+    await go('#/tasks/01a21d44c817-00000000');
+    await page.waitForFunction(() => document.querySelector('#main h1')?.textContent === 'Task not found');
+    assert.match(await page.textContent('#main .notice-error'), /No task with id \u201c01a21d44c817-00000000\u201d/);
 });
 
 test('the overview follows events without a reload', T, async () => {
