@@ -173,6 +173,7 @@ test('a wrong token gets only the login page, with an error', T, async () => {
     await page.fill('#token', 'not-the-token');
     await page.click('#login-form button[type=submit]');
     await page.waitForFunction(() => document.querySelector('#login-error')?.textContent === 'wrong token');
+    await shot('login-wrong-token');
     assert.ok(await page.locator('#nav').isHidden(), 'nav hidden');
     assert.ok(await page.locator('#logout').isHidden(), 'logout hidden');
     for (const hash of ['#/', '#/tasks', '#/workers', '#/submit', '#/tasks/01a21d44c817-2cc88a19']) {
