@@ -83,6 +83,8 @@ if [ -z "${CLEUDO_URL:-}" ]; then
 
     : >"$tmp/orchestrator.log"
     : >"$tmp/agent-sandbox.log"
+    # The worker link is CURVE-authenticated: keys of our own.
+    "$bin_dir/orchestrator" keygen "$tmp/keys" >/dev/null || die "orchestrator keygen failed"
     # shellcheck disable=SC2046
     env $(clean_env) \
         ORCH_HTTP_ADDR=127.0.0.1:0 \
@@ -92,6 +94,7 @@ if [ -z "${CLEUDO_URL:-}" ]; then
         ORCH_CONTROL_ENDPOINT='tcp://127.0.0.1:*' \
         ORCH_DATA_DIR="$tmp/data" \
         ORCH_API_TOKEN="$token" \
+        ORCH_KEYS_DIR="$tmp/keys" \
         "$bin_dir/orchestrator" </dev/null >>"$tmp/orchestrator.log" 2>&1 &
     pids+=($!)
 
@@ -115,6 +118,8 @@ if [ -z "${CLEUDO_URL:-}" ]; then
         SANDBOX_CONTROL_ENDPOINT="$(field control)" \
         SANDBOX_SLOTS=2 \
         SANDBOX_WORK_DIR="$tmp/sandbox-work" \
+        SANDBOX_SERVER_KEY="$tmp/keys/server.key" \
+        SANDBOX_CERT="$tmp/keys/worker.key_secret" \
         "$bin_dir/agent-sandbox" </dev/null >>"$tmp/agent-sandbox.log" 2>&1 &
     pids+=($!)
 
