@@ -3,11 +3,11 @@
     The orchestrator is the CURVE server of its tasks, results and control
     sockets; a worker proves who it is with a certificate whose public key
     is in ORCH_KEYS_DIR/workers/. The keys directory (`orchestrator keygen
-    DIR` writes it; docs/SECURITY.md):
+    DIR` writes it; README.md "The worker link: CURVE", docs/DOCKER.md "Keys"):
 
         DIR/server.key_secret     the orchestrator's secret certificate (0600)
         DIR/server.key            its public certificate: give it to workers
-        DIR/workers/NAME.key        public certificates of the allowed workers
+        DIR/workers/NAME.key      public certificates of the allowed workers
         DIR/worker.key_secret     a worker's secret certificate (0600): for
                                   agent-sandbox only, never the orchestrator
 
