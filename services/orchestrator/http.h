@@ -53,6 +53,8 @@ size_t orch_http_pending (const orch_http_t *self);
 /*  Idle streams get a ping comment; during shutdown every stream ends.    */
 void orch_http_cron (orch_http_t *self, int64_t mono);
 size_t orch_http_streams (const orch_http_t *self);
+/*  HTTP connections open now.                                             */
+size_t orch_http_connections (const orch_http_t *self);
 
 /* --- for route handlers (routes.c, api_*.c, web.c) ------------------------- */
 

@@ -64,6 +64,15 @@ orch_config_load (orch_config_t *cfg, int argc, char **argv, char *err, size_t e
         { "ORCH_EVENT_HISTORY", "event-history", CFG_INT, "4096", 16, 1000000, NULL,
           "changes kept for event streams that resume (Last-Event-ID)",
           &cfg->event_history, false },
+        { "ORCH_HTTP_MAX_CONNECTIONS", "http-max-connections", CFG_INT, "4096", 16, 1000000,
+          NULL, "HTTP connections open at once; beyond, new ones are closed",
+          &cfg->http_max_connections, false },
+        { "ORCH_HTTP_MAX_PER_IP", "http-max-per-ip", CFG_INT, "256", 0, 1000000, NULL,
+          "HTTP connections one client address may hold (0: no limit; loopback exempt)",
+          &cfg->http_max_per_ip, false },
+        { "ORCH_HTTP_HEADER_TIMEOUT", "http-header-timeout", CFG_MS, "10s", 500, 3600 * 1000,
+          NULL, "a request's headers must be complete this long after its connection"
+          " opened or its previous request ended", &cfg->http_header_timeout, false },
         { "ORCH_LOG_LEVEL", "log-level", CFG_CHOICE, "info", 0, 0, "debug|info|warn|error",
           "least severe log level printed", &cfg->log_level, false },
     };

@@ -4,6 +4,7 @@
 #include "live.h"
 #include "log.h"
 #include "orch_config.h"
+#include "stats.h"
 #include "store.h"
 #include "tasks.h"
 #include "token.h"
@@ -529,6 +530,7 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
     proto_msg_t *msg = proto_decode (PROTO_CH_SUBMIT, data, size, (size_t) orch->cfg->max_frame,
                                      &perr);
     if (!msg) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_SUBMIT_UNDECODABLE);
         char message[sizeof perr.field + sizeof perr.message + 4];
         char quoted[2 * sizeof message];
         snprintf (message, sizeof message, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
@@ -539,6 +541,7 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
         return;
     }
     if (!orch_token_equal (msg->token, strlen (msg->token), orch->token, orch->token_len)) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_SUBMIT_UNAUTHORIZED);
         log_event (CLOG_INFO, "request_unauthorized", "type=%s", proto_type_name (msg->type));
         s_error (self, env, msg->req, "unauthorized", "token", "token: wrong API token");
         proto_msg_destroy (&msg);
@@ -614,8 +617,10 @@ orch_submit_drain (orch_submit_t *self, size_t max)
         }
         if (ok && env.count >= 1)
             s_request (self, &env, zmq_msg_data (&part), zmq_msg_size (&part));
-        else
+        else {
+            orch_stats_dropped (self->orch->stats, ORCH_DROP_SUBMIT_ENVELOPE);
             log_event (CLOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\"");
+        }
         zmq_msg_close (&part);
     }
     return taken;
