@@ -179,6 +179,7 @@ orch_api_session_delete (orch_req_t *req)
     }
     /*  Logging someone out is a change too: a forged request must not.   */
     if (!orch_sessions_csrf_ok (csrf, orch_req_header (req, "X-CSRF-Token"))) {
+        orch_stats_rejected (orch->stats, ORCH_REJECT_CSRF);
         orch_req_fail (req, 403, "csrf", "X-CSRF-Token", "%s", "missing or wrong");
         return;
     }
