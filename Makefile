@@ -44,7 +44,7 @@ ORCH_SRC  += $(WEB_GEN)
 
 BINS := orchestrator agent-sandbox cleudo
 
-.PHONY: all run test unit e2e static test-compose clean deps test-build install bench bench-compare
+.PHONY: all run test unit e2e browser static test-compose clean deps test-build install bench bench-compare
 .DEFAULT_GOAL := all
 
 all: $(addprefix build/,$(BINS))
@@ -126,7 +126,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
-	@$(MAKE) --no-print-directory unit e2e static
+	@$(MAKE) --no-print-directory unit e2e browser static
 
 unit: $(addprefix build/test/unit-,$(UNITS))
 	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done
@@ -134,6 +134,11 @@ unit: $(addprefix build/test/unit-,$(UNITS))
 E2E_ARGS ?=
 e2e: $(addprefix build/test/,$(BINS)) build/test/try-syscall
 	CLEUDO_BIN_DIR=$(CURDIR)/build/test $(PYTHON) -m pytest -q -p no:cacheprovider $(E2E_ARGS) test/e2e
+
+# The dashboard in a real browser (Debian's chromium, playwright-core from npm);
+# screenshots in build/test-artifacts/dashboard/.
+browser: $(addprefix build/test/,$(BINS))
+	CLEUDO_BIN_DIR=$(CURDIR)/build/test test/browser/run.sh
 
 # Compose files, Dockerfiles and shell scripts, without a Docker engine.
 static:

@@ -50,7 +50,8 @@ token=${ORCH_API_TOKEN:-$(cat "$ORCH_DATA_DIR/token" 2>/dev/null || true)}
 cat <<TXT
 
   CleudoCode is running.
-    HTTP API:   http://$http_addr/api/tasks
+    Dashboard:  http://$http_addr/  (log in with the API token)
+    HTTP API:   http://$http_addr/api/tasks  (docs/API.md)
     API token:  $token
     Try it:     curl -H "Authorization: Bearer $token" -d '{"argv":["echo","hi"]}' 'http://$http_addr/api/tasks?wait=5'
                 CLEUDO_TOKEN=$token $bin/cleudo --endpoint $submit run -- sh -c 'echo hello from the sandbox'

@@ -400,20 +400,20 @@ orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull, orch_stream_free_fn
                  void *arg)
 {
     orch_stream_t *self = calloc (1, sizeof *self);
-    if (!self)
+    struct MHD_Response *resp = self ? MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, STREAM_CHUNK, s_stream_read, self, s_stream_free) : NULL;
+    if (!resp) {
+        free (self);
+        if (free_fn)
+            free_fn (arg);
         return NULL;
+    }
     self->http = req->http;
     self->conn = req->conn;
     self->pull = pull;
     self->free_fn = free_fn;
     self->arg = arg;
     self->last_write = orch_mono_ms ();
-    struct MHD_Response *resp = MHD_create_response_from_callback (
-        MHD_SIZE_UNKNOWN, STREAM_CHUNK, s_stream_read, self, s_stream_free);
-    if (!resp) {
-        free (self);
-        return NULL;
-    }
     self->next = req->http->streams;
     req->http->streams = self;
     req->http->stream_count++;
@@ -421,9 +421,10 @@ orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull, orch_stream_free_fn
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header (resp, "X-Accel-Buffering", "no");
     s_common_headers (req, resp, CSP_DATA);
-    /*  From here MHD owns self: s_stream_free runs when the connection
-        ends, also when queueing fails.                                    */
-    s_send (req, 200, resp);
+    /*  From here MHD owns self: s_stream_free (and so free_fn) runs when
+        the connection ends, or at once when queueing fails.               */
+    if (s_send (req, 200, resp))
+        return NULL;
     return self;
 }
 

@@ -99,8 +99,9 @@ const char *orch_req_session (const orch_req_t *req);
     (orch_stream_write/printf) and returns 0, or -1 to end the stream once
     the rest is sent. Nothing written: the connection waits (costing no
     CPU) until orch_stream_wake. free_fn (arg) runs when the connection
-    ends, however it ends. NULL when out of memory (nothing was sent, arg
-    not freed).                                                             */
+    ends, however it ends: the stream owns arg from the call on. NULL when
+    it could not be started (free_fn has run; the caller may still try an
+    error reply).                                                           */
 typedef int (orch_stream_pull_fn) (void *arg, orch_stream_t *stream);
 typedef void (orch_stream_free_fn) (void *arg);
 orch_stream_t *orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull,

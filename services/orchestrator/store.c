@@ -315,6 +315,13 @@ orch_store_new (const char *data_dir, bool full_sync, char *err, size_t err_size
         goto fail;
     if (s_migrate (self, err, err_size))
         goto fail;
+    /*  Checkpoints (and their fsyncs) happen on another thread, never in a
+        commit of the loop (store_checkpoint.c).                            */
+    if (s_pragma (self->db, "PRAGMA wal_autocheckpoint = 0", err, err_size))
+        goto fail;
+    self->checkpointer = store_checkpointer_new (self->path, err, err_size);
+    if (!self->checkpointer)
+        goto fail;
     for (int i = 0; i < ST_COUNT_; i++)
         if (sqlite3_prepare_v3 (self->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &self->st[i], NULL) != SQLITE_OK) {
@@ -334,6 +341,7 @@ orch_store_destroy (orch_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     orch_store_t *self = *self_p;
+    store_checkpointer_destroy (&self->checkpointer);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize (self->st[i]);
     if (self->db)
@@ -349,6 +357,12 @@ const char *
 orch_store_path (const orch_store_t *self)
 {
     return self->path;
+}
+
+uint64_t
+orch_store_checkpoints (orch_store_t *self)
+{
+    return self->checkpointer ? store_checkpointer_runs (self->checkpointer) : 0;
 }
 
 int

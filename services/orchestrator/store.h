@@ -224,6 +224,10 @@ int orch_store_scan (orch_store_t *self, proto_status_t status, orch_store_scan_
 /*  Number of tasks per status into counts[PROTO_STATUS_COUNT_]. 0 or -1.   */
 int orch_store_count (orch_store_t *self, uint64_t *counts);
 
+/*  Checkpoints that copied WAL frames into the database so far (they run
+    on a thread of their own, never inside a commit).                     */
+uint64_t orch_store_checkpoints (orch_store_t *self);
+
 /*  The database file's path (for logs).                                    */
 const char *orch_store_path (const orch_store_t *self);
 

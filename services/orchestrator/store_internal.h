@@ -40,12 +40,19 @@ typedef struct {
     int64_t at_ms;
 } store_change_t;
 
+/*  The thread that checkpoints the WAL (store_checkpoint.c).              */
+typedef struct store_checkpointer_t store_checkpointer_t;
+store_checkpointer_t *store_checkpointer_new (const char *path, char *err, size_t err_size);
+void store_checkpointer_destroy (store_checkpointer_t **self_p);
+uint64_t store_checkpointer_runs (store_checkpointer_t *self);
+
 struct orch_store_t {
     sqlite3 *db;                        /* the one connection */
     sqlite3_stmt *st[ST_COUNT_];        /* prepared once, reset after use */
     int depth;                          /* nested begin count */
     int lock_fd;                        /* flock on DATA_DIR/lock */
     char path[4096];                    /* database file */
+    store_checkpointer_t *checkpointer; /* WAL checkpoints off the loop */
     orch_store_change_fn *change_fn;    /* listener, or NULL */
     void *change_arg;
     store_change_t *changes;            /* not yet committed */

@@ -100,7 +100,7 @@ timeout 600 "$engine" start
 phase_done "engine + base image"
 
 # ---- 2. a clean deployment directory; setup.sh builds and starts ---------------------
-for p in Makefile common proto services cli Dockerfile Dockerfile.sandbox docker-compose.yml \
+for p in Makefile common proto services cli tools Dockerfile Dockerfile.sandbox docker-compose.yml \
          compose .dockerignore .env.example scripts/setup.sh; do
     mkdir -p "$WORK/$(dirname "$p")"
     cp -a "$REPO/$p" "$WORK/$p"

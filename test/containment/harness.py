@@ -86,7 +86,10 @@ class Target:
         env = {"SANDBOX_CANARY": self.canary}
         env.update(sandbox_env or {})
         cls = System if kind == "agent-sandbox" else PlainSystem
-        self.system = cls(tmp_path, sandbox_env=env, slots=slots)
+        # Attacks load the machine (bombs, floods): a worker that is merely
+        # slow must not be declared dead and come back without its hello.
+        self.system = cls(tmp_path, orch_env={"ORCH_WORKER_TIMEOUT": "30s"}, sandbox_env=env,
+                          slots=slots)
         self.worker = self.system.sandboxes[0]
         self.orch = self.system.orch
         self.stopped = False

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* --- events ------------------------------------------------------------------ */
 
@@ -376,6 +377,25 @@ START_TEST (store_changes_told_after_commit_only)
 }
 END_TEST
 
+START_TEST (store_checkpoints_off_the_committing_thread)
+{
+    orch_store_t *store = s_store ();
+    uint64_t before = orch_store_checkpoints (store);
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf (id, sizeof id, "c%d", i);
+        s_insert (store, id, "x", i + 1);
+    }
+    /*  The committing connection never checkpoints (wal_autocheckpoint
+        is 0): the thread copies the frames back within a few turns.       */
+    for (int i = 0; i < 50 && orch_store_checkpoints (store) == before; i++)
+        usleep (20 * 1000);
+    ck_assert_uint_gt (orch_store_checkpoints (store), before);
+    orch_store_destroy (&store);
+    tu_rm_rf (s_dir);
+}
+END_TEST
+
 START_TEST (strbuf_grows_consumes_fails_once)
 {
     strbuf_t b = { 0 };
@@ -410,6 +430,7 @@ main (void)
     tc = tcase_create ("store");
     tcase_add_test (tc, store_query_filters_and_cursor);
     tcase_add_test (tc, store_changes_told_after_commit_only);
+    tcase_add_test (tc, store_checkpoints_off_the_committing_thread);
     suite_add_tcase (s, tc);
     SRunner *sr = srunner_create (s);
     srunner_run_all (sr, CK_NORMAL);
