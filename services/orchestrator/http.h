@@ -10,7 +10,8 @@
 
     Every error is {"error": {"code", "message", "field"?}} with the status
     that fits: 400 bad_request (also for unparsable JSON), 401 unauthorized, 404 not_found,
-    405 method_not_allowed, 409 conflict, 413 too_large, 415 unsupported_media_type,
+    405 method_not_allowed, 409 conflict, 413 too_large, 414 uri_too_long,
+    415 unsupported_media_type, 431 headers_too_large,
     429 queue_full (with Retry-After), 503 busy / stopping, 500 internal.
 */
 #ifndef ORCH_HTTP_H_INCLUDED

@@ -349,6 +349,14 @@ def test_frame_of_exactly_the_cap_and_one_byte_over(hostile):
         dealer.send(frame + b"x")
         assert not dealer.poll(1500), "a request over the cap was answered"
         dealer.close()
+        # The control PUB reads subscriptions: one over the cap costs the
+        # sender its connection, nobody else (the sandbox still gets acks).
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"s" * (FRAME_CAP + 10))
+        sub.connect(orch.control)
+        time.sleep(0.5)
+        sub.close()
     finally:
         ctx.destroy(linger=0)
     still_serving(system, before, "after-cap")
