@@ -429,8 +429,9 @@ class Raw:
             except OSError:
                 pass
 
-    def exchange(self, data):
-        """Status, headers, body; None when the server closed unanswered."""
+    def exchange(self, data, head=False):
+        """Status, headers, body; None when the server closed unanswered.
+        head: the answer to a HEAD has no body, whatever Content-Length says."""
         if self.sock is None:
             self.sock = socket.create_connection(self.addr, timeout=5)
         try:
@@ -438,7 +439,7 @@ class Raw:
         except OSError:
             pass                        # answered early and closed: read it
         try:
-            return self._response()
+            return self._response(head)
         except OSError:
             self.close()
             return None
@@ -449,17 +450,17 @@ class Raw:
             raise ConnectionError("closed")
         self.buf += chunk
 
-    def _response(self):
+    def _response(self, head):
         while b"\r\n\r\n" not in self.buf:
             self._recv()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
+        top, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = top.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
         headers = {}
         for line in lines[1:]:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
+        n = 0 if head else int(headers.get("content-length", "0"))
         while len(self.buf) < n:
             self._recv()
         body, self.buf = self.buf[:n], self.buf[n:]
@@ -699,6 +700,47 @@ def test_oversized_http_answers_are_json_below_the_pool(hostile):
     err = json.loads(body)["error"]
     assert status == 400 and "UTF-8" in err["message"], err
     raw.close()
+
+
+ROUTES = {                      # path -> the methods routes.c allows
+    "/": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD",
+    "/metrics": "GET, HEAD", "/api/openapi.json": "GET, HEAD",
+    "/api/session": "GET, HEAD, POST, DELETE", "/api/workers": "GET, HEAD",
+    "/api/stats": "GET, HEAD", "/api/events": "GET, HEAD", "/api/tasks": "GET, HEAD, POST",
+    "/api/tasks/": "GET, HEAD, POST", "/api/tasks/{id}": "GET, HEAD",
+    "/api/tasks/{id}/cancel": "POST", "/api/tasks/{id}/rerun": "POST",
+    "/api/tasks/{id}/stream": "GET, HEAD", "/api/tasks/{id}/files/out.txt": "GET, HEAD",
+    "/assets/app.js": "GET, HEAD",
+}
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+           "PROPFIND", "get")
+
+
+def test_every_route_allows_only_its_methods(hostile):
+    """Every method a route does not allow gets 405 with the right Allow
+    header, with or without a token, and changes nothing."""
+    orch = hostile.orch
+    before = snapshot(orch)
+    task_id = next(iter(before))
+    host, port = orch.http_addr.rsplit(":", 1)
+    raw = Raw((host, int(port)))
+    checked = 0
+    for route, allow in ROUTES.items():
+        path = route.replace("{id}", task_id)
+        allowed = allow.split(", ")
+        for method in METHODS:
+            if method in allowed:
+                continue
+            resp = raw.exchange(http_req(method, path, token=TOKEN, body=b""),
+                                head=method == "HEAD")
+            assert resp, (method, path)
+            status, headers, body = resp
+            assert status == 405, (method, path, status, body[:200])
+            assert headers.get("allow") == allow, (method, path, headers)
+            checked += 1
+    raw.close()
+    assert checked > 100
+    still_serving(hostile, before, "after-methods")
 
 
 # --- HTTP: slowloris and connection limits ------------------------------------------
