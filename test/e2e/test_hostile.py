@@ -835,6 +835,58 @@ def test_connection_limit_in_total(tmp_path):
         _check_logs([o])
 
 
+def _start_with_nofile(tmp_path, name, soft, hard, env=None):
+    """An orchestrator started under RLIMIT_NOFILE soft/hard; (proc, log)."""
+    log_path = tmp_path / (name + ".log")
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    full.update({"ORCH_HTTP_ADDR": "127.0.0.1:0", "ORCH_SUBMIT_ENDPOINT": "tcp://127.0.0.1:*",
+                 "ORCH_TASKS_ENDPOINT": "tcp://127.0.0.1:*",
+                 "ORCH_RESULTS_ENDPOINT": "tcp://127.0.0.1:*",
+                 "ORCH_CONTROL_ENDPOINT": "tcp://127.0.0.1:*",
+                 "ORCH_DATA_DIR": str(tmp_path / (name + "-data")), "ORCH_API_TOKEN": TOKEN,
+                 **(env or {})})
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [bin_path("orchestrator")], env=full, stdout=log, stderr=log,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+    deadline = time.monotonic() + 15
+    while "event=ready" not in log_path.read_text() and time.monotonic() < deadline:
+        assert proc.poll() is None, log_path.read_text()
+        time.sleep(0.05)
+    return proc, log_path
+
+
+def _soft_nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    return int(line.split()[3])
+
+
+def test_file_descriptors_fit_the_connection_limit(tmp_path):
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4096 + 256:
+        pytest.skip(f"hard RLIMIT_NOFILE {hard} is below 4352")
+    # A low soft limit is raised to fit ORCH_HTTP_MAX_CONNECTIONS (4096).
+    proc, log = _start_with_nofile(tmp_path, "raised", 512, hard)
+    try:
+        assert _soft_nofile(proc.pid) >= 4096 + 256
+        assert "http_connections_clamped" not in log.read_text()
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+    # A hard limit too low for it: the limit is lowered to fit, and said so.
+    proc, log = _start_with_nofile(tmp_path, "clamped", 300, 300)
+    try:
+        text = log.read_text()
+        assert re.search(r"event=http_connections_clamped wanted=4096 allowed=44 ", text), text
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+    for name in ("raised", "clamped"):
+        text = (tmp_path / (name + ".log")).read_text()
+        assert not [l for l in text.splitlines() if "Sanitizer" in l or "runtime error" in l]
+
+
 def _public_ipv4():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
