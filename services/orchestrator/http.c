@@ -17,6 +17,7 @@
 #include "api_tasks.h"
 #include "http_guard.h"
 #include "log.h"
+#include "loglimit.h"
 #include "orch_config.h"
 #include "routes.h"
 #include "sessions.h"
@@ -76,9 +77,7 @@ struct orch_http_t {
     size_t pending;                     /* resumed, not yet completed */
     bool quiesced;                      /* no longer accepting */
     orch_http_guard_t *guard;           /* connection limits, header deadline */
-    int64_t log_second;                 /* MHD messages: this second's */
-    unsigned log_lines;                 /* lines printed in it */
-    uint64_t log_suppressed;            /* lines not printed since */
+    orch_loglimit_t mhd_log;            /* MHD's messages */
 };
 
 struct orch_req_t {
@@ -769,9 +768,7 @@ s_count_refusal (orch_http_t *self, const char *text)
                                           : ORCH_REJECT_MALFORMED);
 }
 
-/*  MHD's messages as log lines, MHD_LOG_PER_SECOND at most: hostile
-    traffic must not become a flood of log lines. The next line printed
-    says how many were left out.                                            */
+/*  MHD's messages as log lines, MHD_LOG_PER_SECOND at most (loglimit.h). */
 static void
 s_mhd_log (void *cls, const char *fmt, va_list args)
 {
@@ -779,24 +776,15 @@ s_mhd_log (void *cls, const char *fmt, va_list args)
     char text[512];
     vsnprintf (text, sizeof text, fmt, args);
     s_count_refusal (self, text);
-    int64_t second = orch_mono_ms () / 1000;
-    if (second != self->log_second) {
-        self->log_second = second;
-        self->log_lines = 0;
-    }
-    if (self->log_lines >= MHD_LOG_PER_SECOND) {
-        self->log_suppressed++;
+    unsigned long long suppressed;
+    if (!orch_loglimit_ok (&self->mhd_log, MHD_LOG_PER_SECOND, orch_mono_ms (), &suppressed))
         return;
-    }
-    self->log_lines++;
     size_t len = strlen (text);
     while (len && text[len - 1] == '\n')
         len--;
     char quoted[600];
     log_event (CLOG_WARN, "http_error", "message=%s suppressed=%llu",
-               log_quote (quoted, sizeof quoted, text, len),
-               (unsigned long long) self->log_suppressed);
-    self->log_suppressed = 0;
+               log_quote (quoted, sizeof quoted, text, len), suppressed);
 }
 
 /* --- the daemon ----------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*  http_guard.c - connection limits, per-address limits, header deadline. */
 #include "http_guard.h"
 #include "log.h"
+#include "loglimit.h"
 #include "orch.h"
 
 #include <arpa/inet.h>
@@ -32,8 +33,7 @@ struct orch_http_guard_t {
     s_conn_t *conns;                    /* open connections */
     size_t count;
     zhashx_t *per_ip;                   /* address -> count (as a pointer) */
-    int64_t log_window;                 /* mono second of the last log line */
-    uint64_t refused_unlogged;          /* refused since that line */
+    orch_loglimit_t log;                /* "http_refused" lines */
 };
 
 orch_http_guard_t *
@@ -52,7 +52,6 @@ orch_http_guard_new (orch_stats_t *stats, size_t max_total, size_t max_per_ip,
     self->max_total = max_total;
     self->max_per_ip = max_per_ip;
     self->header_timeout = header_timeout_ms;
-    self->log_window = -1;
     return self;
 }
 
@@ -114,22 +113,16 @@ s_ip_add (orch_http_guard_t *self, const char *addr, int delta)
         zhashx_delete (self->per_ip, addr);
 }
 
-/*  A line for refused connections, once a second at most: a flood must
-    not turn into a flood of log lines.                                      */
+/*  Counted always; a line once a second at most (loglimit.h).             */
 static void
 s_refused (orch_http_guard_t *self, orch_reject_t why, const char *addr)
 {
     orch_stats_rejected (self->stats, why);
-    self->refused_unlogged++;
-    int64_t second = orch_mono_ms () / 1000;
-    if (second == self->log_window)
-        return;
-    self->log_window = second;
-    log_event (CLOG_WARN, "http_refused", "reason=%s addr=%s open=%zu refused=%llu",
-               why == ORCH_REJECT_PER_IP_LIMIT ? "per_ip_limit" : "connection_limit",
-               addr[0] ? addr : "local", self->count,
-               (unsigned long long) self->refused_unlogged);
-    self->refused_unlogged = 0;
+    unsigned long long suppressed;
+    if (orch_loglimit_ok (&self->log, 1, orch_mono_ms (), &suppressed))
+        log_event (CLOG_WARN, "http_refused", "reason=%s addr=%s open=%zu suppressed=%llu",
+                   why == ORCH_REJECT_PER_IP_LIMIT ? "per_ip_limit" : "connection_limit",
+                   addr[0] ? addr : "local", self->count, suppressed);
 }
 
 enum MHD_Result

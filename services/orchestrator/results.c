@@ -5,6 +5,7 @@
 #include "leases.h"
 #include "live.h"
 #include "log.h"
+#include "loglimit.h"
 #include "monitor.h"
 #include "orch_config.h"
 #include "recovery.h"
@@ -20,6 +21,11 @@
 #include <zmq.h>
 
 #define QUOTED 300                      /* room for a quoted outside value */
+#define DROP_LINES 20                   /* "frame_dropped" lines a second */
+
+/*  Frames dropped as garbage or forgeries: all counted in /metrics, a
+    sample in the log (one loop thread: static state is fine).            */
+static orch_loglimit_t s_drop_log;
 
 static void
 s_hello (orch_t *orch, const proto_hello_t *h)
@@ -114,9 +120,11 @@ s_wrong_worker (orch_t *orch, const char *frame, const char *id, uint32_t attemp
         return false;
     orch_stats_dropped (orch->stats, ORCH_DROP_WRONG_WORKER);
     char quoted[QUOTED];
-    log_event (CLOG_WARN, "frame_dropped", "socket=results type=%s id=%s attempt=%u worker=%s"
-               " reason=wrong_worker", frame, id, attempt,
-               log_quote (quoted, sizeof quoted, worker, strlen (worker)));
+    unsigned long long suppressed;
+    if (orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+        log_event (CLOG_WARN, "frame_dropped", "socket=results type=%s id=%s attempt=%u"
+                   " worker=%s reason=wrong_worker suppressed=%llu", frame, id, attempt,
+                   log_quote (quoted, sizeof quoted, worker, strlen (worker)), suppressed);
     return true;
 }
 
@@ -235,13 +243,16 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
                                      (size_t) orch->cfg->max_frame, &perr);
     if (!msg) {
         orch_stats_dropped (orch->stats, ORCH_DROP_UNDECODABLE);
+        unsigned long long suppressed;
+        if (!orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+            return 0;
         char reason[sizeof perr.field + sizeof perr.message + 4];
         char quoted[2 * sizeof reason];
         snprintf (reason, sizeof reason, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
                   perr.message);
-        log_event (CLOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s", size,
-                   perr.id[0] ? perr.id : "-",
-                   log_quote (quoted, sizeof quoted, reason, strlen (reason)));
+        log_event (CLOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s"
+                   " suppressed=%llu", size, perr.id[0] ? perr.id : "-",
+                   log_quote (quoted, sizeof quoted, reason, strlen (reason)), suppressed);
         return 0;
     }
     int done = 0;
@@ -288,7 +299,10 @@ orch_results_drain (orch_t *orch, size_t max)
         /*  One message per frame: extra parts are not ours, drop them.     */
         if (zmq_msg_more (&frame)) {
             orch_stats_dropped (orch->stats, ORCH_DROP_MULTIPART);
-            log_event (CLOG_WARN, "frame_dropped", "socket=results reason=\"multipart message\"");
+            unsigned long long suppressed;
+            if (orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+                log_event (CLOG_WARN, "frame_dropped", "socket=results reason=\"multipart"
+                           " message\" suppressed=%llu", suppressed);
             while (zmq_msg_more (&frame)) {
                 zmq_msg_close (&frame);
                 zmq_msg_init (&frame);

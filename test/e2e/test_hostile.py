@@ -288,6 +288,9 @@ def test_results_socket_garbage_forgeries_and_a_heartbeat_flood(hostile):
     assert delta["already_terminal"] >= 1, delta
     assert delta["not_running"] >= 1, delta
     assert 9000 <= delta["heartbeat_flood"] <= 10000, delta
+    # All counted, a sample logged (20 lines a second at most).
+    lines = orch.read_log().count("event=frame_dropped")
+    assert lines <= 20 * (flood_s + 10), f"{lines} frame_dropped lines for ~300 frames"
 
     # The real run was left alone and ends with its own result.
     status, _, rec = system.http("GET", f"/api/tasks/{victim['id']}?wait=20")
@@ -661,6 +664,9 @@ def test_ten_thousand_malformed_http_requests(hostile):
           f" /healthz meanwhile: {lat}")
     assert not failures, failures[:20]
     assert lat["max_ms"] < MAX_LATENCY_S * 1000, lat
+    # The HTTP library's messages: 10 lines a second at most.
+    lines = orch.read_log().count("event=http_error")
+    assert lines <= 10 * (took + 5), f"{lines} http_error lines in {took:.1f}s"
 
     m1 = metrics(orch)
     delta = {r: rejected(m1, r) - rejected(m0, r) for r in (
