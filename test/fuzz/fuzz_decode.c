@@ -12,6 +12,7 @@
         encoding decodes on the same channel and encodes to the very same
         bytes (one canonical form).
     A violation aborts with a message naming it; libFuzzer saves the input.
+    FUZZ_VERBOSE=1 in the environment prints each verdict (to check seeds).
 */
 #include "proto.h"
 
@@ -19,7 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static bool s_verbose;                  /* FUZZ_VERBOSE: print verdicts */
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+    s_verbose = getenv ("FUZZ_VERBOSE") != NULL;
+    return 0;
+}
 
 static void
 s_fail (const char *what, const proto_error_t *err)
@@ -96,9 +109,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     proto_error_t err;
     proto_msg_t *msg = proto_decode (channel, frame, frame_size, 0, &err);
     if (!msg) {
+        if (s_verbose)
+            fprintf (stderr, "fuzz_decode: rejected: field \"%s\": %s\n", err.field,
+                     err.message);
         s_check_error (&err);
         return 0;
     }
+    if (s_verbose)
+        fprintf (stderr, "fuzz_decode: accepted: %s\n", proto_type_name (msg->type));
     if (s_home (msg->type) != channel)
         s_fail ("decoded a type that does not belong to the channel", NULL);
 

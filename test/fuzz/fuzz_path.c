@@ -24,6 +24,11 @@
          - destroying the workspace leaves the root empty.
        Reading a FIFO must not block (-timeout catches a hang).
 
+    Only paths of at most FS_MAX_COMPONENTS components reach step 2: a
+    512-level path costs ~12 ms of mkdir and removal and would pull the
+    target below 1000 exec/s; 72 levels still pass REMOVE_MAX_DEPTH (64),
+    so removal's move-up of deep subtrees is exercised.
+
     control byte: bits 0-1 plant (0 none, 1 dir symlink, 2 secret link,
     3 FIFO), bits 2-5 component index (mod count), bit 6 relative symlink,
     bit 7 write twice.
@@ -43,6 +48,7 @@
 #define SECRET      "SECRET"
 #define CONTENT     "inside"
 #define READ_MAX    (1u << 20)
+#define FS_MAX_COMPONENTS 72
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -266,6 +272,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     size_t ncomp = 1;
     for (size_t i = 0; i < len; i++)
         ncomp += p[i] == '/';
+    if (ncomp > FS_MAX_COMPONENTS)
+        return 0;
     sbx_workspace_t *ws = sbx_workspace_new (s_root, "fuzz", 1);
     if (!ws)
         s_die ("sbx_workspace_new");

@@ -15,6 +15,7 @@
         same task (task_to_json.h promises it "can be posted back
         unchanged"); file and env order may differ, so both sides are
         compared with files and env sorted.
+    FUZZ_VERBOSE=1 in the environment prints each verdict (to check seeds).
 */
 #include "log.h"
 #include "proto.h"
@@ -34,12 +35,15 @@
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+static bool s_verbose;                  /* FUZZ_VERBOSE: print verdicts */
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
     log_set_level (CLOG_ERROR);
+    s_verbose = getenv ("FUZZ_VERBOSE") != NULL;
     return 0;
 }
 
@@ -187,8 +191,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     json_error_t jerr;
     json_t *root = json_loadb ((const char *) data, size, BODY_FLAGS, &jerr);
-    if (!root)
+    if (!root) {
+        if (s_verbose)
+            fprintf (stderr, "fuzz_task_json: not JSON: %s\n", jerr.text);
         return 0;
+    }
     orch_task_in_t in;
     orch_err_t err;
     memset (&err, 0xa5, sizeof err);    /* unterminated unless filled */
@@ -198,9 +205,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     json_decref (root);
     if (rc) {
         s_check_error (&err);
+        if (s_verbose)
+            fprintf (stderr, "fuzz_task_json: refused: %d %s\n", err.status, err.message);
         orch_task_in_free (&in);
         return 0;
     }
+    if (s_verbose)
+        fprintf (stderr, "fuzz_task_json: accepted\n");
     if (in.task.id || in.task.attempt)
         s_fail ("a parsed body sets id or attempt", NULL);
     s_check_frame (&in.task);
