@@ -158,7 +158,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS  := $(WARN) $(INCS) $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link -DCLEUDO_FUZZ_BUILD
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
-FUZZ_SRC_decode    := $(PROTO_SRC)
+FUZZ_SRC_decode    := $(COMMON_SRC) $(PROTO_SRC)
 FUZZ_SRC_path      := $(PROTO_SRC) services/agent-sandbox/workspace.c
 FUZZ_SRC_task_json := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
 FUZZ_BINS := $(addprefix build/fuzz/fuzz_,decode task_json path)

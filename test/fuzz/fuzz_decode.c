@@ -10,11 +10,23 @@
         again (the encoder applies the decoder's rules, so anything the
         decoder lets in must be something we could have sent), and that
         encoding decodes on the same channel and encodes to the very same
-        bytes (one canonical form).
+        bytes (one canonical form);
+      - what clients make of a decoded task or record (common/: the CLI's
+        --json and listings) works for any accepted frame: task_summary ()
+        is one line of valid UTF-8 without control characters,
+        task_to_json () and record_to_json () (full and list form) succeed
+        and serialize (jansson refuses invalid UTF-8: the json_text
+        helpers must have repaired every string from the wire).
     A violation aborts with a message naming it; libFuzzer saves the input.
     FUZZ_VERBOSE=1 in the environment prints each verdict (to check seeds).
 */
 #include "proto.h"
+#include "record_to_json.h"
+#include "task_summary.h"
+#include "task_to_json.h"
+#include "utf8.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +109,60 @@ s_home (proto_type_t type)
     }
 }
 
+static void
+s_check_json (json_t *json, const char *what)
+{
+    if (!json)
+        s_fail (what, NULL);
+    char *text = json_dumps (json, JSON_COMPACT);
+    if (!text)
+        s_fail ("client JSON does not serialize", NULL);
+    free (text);
+    json_decref (json);
+}
+
+static void
+s_check_task (const proto_task_t *task)
+{
+    char *summary = task_summary (task);
+    if (!summary)
+        s_fail ("task_summary returned NULL", NULL);
+    size_t len = strlen (summary);
+    if (!utf8_valid (summary, len))
+        s_fail ("task_summary is not valid UTF-8", NULL);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) summary[i] < 0x20 || summary[i] == 0x7f)
+            s_fail ("task_summary holds a control character", NULL);
+    free (summary);
+    s_check_json (task_to_json (task), "task_to_json failed on a decoded task");
+}
+
+static void
+s_check_record (const proto_record_t *record)
+{
+    s_check_task (&record->task);
+    s_check_json (record_to_json (record, NULL), "record_to_json failed on a decoded record");
+    record_json_opts_t opts = { .list_item = true, .no_usage = true };
+    s_check_json (record_to_json (record, &opts),
+                  "record_to_json (list item) failed on a decoded record");
+}
+
+/*  What the CLI and the API do with tasks and records.                     */
+static void
+s_check_clients (const proto_msg_t *msg)
+{
+    switch (msg->type) {
+        case PROTO_TASK:        s_check_task (&msg->u.task); break;
+        case PROTO_REQ_SUBMIT:  s_check_task (&msg->u.submit.task); break;
+        case PROTO_REP_TASK:    s_check_record (&msg->u.record); break;
+        case PROTO_REP_TASKS:
+            for (size_t i = 0; i < msg->u.tasks.count; i++)
+                s_check_record (&msg->u.tasks.items[i]);
+            break;
+        default: break;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -134,6 +200,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (first_size != second_size || memcmp (first, second, first_size) != 0)
         s_fail ("encode (decode (encode (decode (x)))) differs from encode (decode (x))",
                 NULL);
+
+    s_check_clients (msg);
 
     free (first);
     free (second);

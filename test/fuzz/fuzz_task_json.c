@@ -10,7 +10,7 @@
       - an accepted task always encodes (tasks.c's 400 "does not satisfy
         the wire protocol" is a backstop that must stay unreachable), the
         frame decodes on the tasks socket and encodes to the same bytes;
-      - task_summary () gives valid UTF-8;
+      - task_summary () gives one line of valid UTF-8;
       - task_to_json () of the task, posted back, is accepted and gives the
         same task (task_to_json.h promises it "can be posted back
         unchanged"); file and env order may differ, so both sides are
@@ -220,6 +220,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_fail ("task_summary returned NULL", NULL);
     if (!utf8_valid (summary, strlen (summary)))
         s_fail ("task_summary is not valid UTF-8", NULL);
+    for (const char *c = summary; *c; c++)
+        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+            s_fail ("task_summary holds a control character", NULL);
     free (summary);
     s_check_json_round_trip (&in.task);
     orch_task_in_free (&in);

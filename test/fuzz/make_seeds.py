@@ -117,6 +117,25 @@ def frames():
     out.append((REPLY, rep("task", task=dict(record(1, "queued"), worker=None))))
     out.append((REPLY, rep("tasks", items=[record(0), record(1, "failed")])))
     out.append((REPLY, rep("tasks", items=[])))
+    # bytes that are not text, non-UTF-8 names, lists past 16 (sorted dup check)
+    # "ZZ" becomes the invalid UTF-8 bytes ff fe after packing (see main)
+    odd = dict(record(0, "failed"), worker="wZZ", stdout=b"\xff\xfe\x00ok",
+               stderr="é\x00".encode(), error="bad ZZ \x7f", files={"bin/ZZ": b"\x80"},
+               file_refs=["refZZ"])
+    odd["task"] = {"argv": ["ZZ", "a\tb\nc"], "stdin": b"\xc0\x80",
+                   "env": {"E%02d" % i: "vZZ" for i in range(20)},
+                   "files": {"f%02dZZ" % i: bytes([i * 13 % 256]) for i in range(20)},
+                   "collect": ["cZZ"]}
+    out.append((REPLY, rep("task", task=odd)))
+    out.append((REPLY, rep("tasks", items=[odd, record(1)])))
+    out.append((SUBMIT, req("submit", task={"lang": "python3",
+                                            "code": b"\n\n  \xffprint(1)\r\nx",
+                                            "collect": ["c%d" % i for i in range(20)]})))
+    out.append((RESULTS, dict(hdr("hello"), worker="w", slots=1024, version="v",
+                              isolation={"l%02d" % i: i for i in range(20)})))
+    out.append((RESULTS, dict(hdr("heartbeat"), worker="w", free=0,
+                              running=["t%d" % i for i in range(40)],
+                              attempts=[1 + i for i in range(40)])))
     out.append((REPLY, rep("workers", items=[WORKER, dict(WORKER, worker="w-2",
                                                           running=[])])))
     out.append((REPLY, rep("error", code="bad_request", message="argv: must not be empty",
@@ -141,6 +160,9 @@ def invalid_frames():
     out.append((RESULTS, pack({"v": 1, "type": "heartbeat", "worker": "w", "free": 0,
                                "running": ["a"], "attempts": [1, 2]})))
     out.append((TASKS, pack([1, 2, 3])))
+    env = {"E%02d" % i: "v" for i in range(20)}
+    raw = pack({"v": 1, "type": "task", "id": "t", "attempt": 1, "argv": ["x"], "env": env})
+    out.append((TASKS, raw.replace(b"E19", b"E01")))          # duplicate among 20
     return [(ch, raw) for ch, raw in out]
 
 
@@ -257,7 +279,8 @@ def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")
     for ch, obj in frames():
-        write(os.path.join(root, "decode"), obj["type"], bytes([ch]) + pack(obj))
+        frame = pack(obj).replace(b"ZZ", b"\xff\xfe")
+        write(os.path.join(root, "decode"), obj["type"], bytes([ch]) + frame)
     for ch, raw in invalid_frames():
         write(os.path.join(root, "decode"), "bad", bytes([ch]) + raw)
     for body in BODIES:
