@@ -6,7 +6,8 @@
     frame as tasks.c does. What must hold:
       - no crash, leak or out-of-bounds access anywhere on that path;
       - a refused body gives a 400 (500 only for out of memory) whose
-        message starts with the field it names, NUL-terminated;
+        message starts with the field it names; field and message are
+        NUL-terminated, valid UTF-8;
       - an accepted task always encodes (tasks.c's 400 "does not satisfy
         the wire protocol" is a backstop that must stay unreachable), the
         frame decodes on the tasks socket and encodes to the same bytes;
@@ -68,6 +69,12 @@ s_check_error (const orch_err_t *err)
     if (!((err->status == 400 && strcmp (err->code, "bad_request") == 0)
           || (err->status == 500 && strcmp (err->code, "internal") == 0)))
         s_fail ("refused body is neither 400 bad_request nor 500 internal", err);
+    /*  task_json.c cuts user keys "on a UTF-8 boundary, so error fields
+        stay short and valid" (s_field_key): field and message are text.    */
+    if (!utf8_valid (err->field, strlen (err->field)))
+        s_fail ("error field is not valid UTF-8", err);
+    if (!utf8_valid (err->message, strlen (err->message)))
+        s_fail ("error message is not valid UTF-8", err);
     size_t flen = strlen (err->field);
     if (flen && (strncmp (err->message, err->field, flen) != 0
                  || strncmp (err->message + flen, ": ", 2) != 0))

@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
     if [[ ${#regress[@]} -gt 0 ]]; then
         if ! "$bin" "${regress[@]}" >"$work/regress.log" 2>&1; then
             echo "fuzz: $t: a regression input fails again:" >&2
-            grep -E "INVARIANT|ERROR|SUMMARY|Running:" "$work/regress.log" | tail -n 8 >&2
+            grep -aE "INVARIANT|ERROR|SUMMARY|Running:" "$work/regress.log" | tail -n 8 >&2
             echo "fuzz: $t: full log: $work/regress.log" >&2
             rm -rf "$tmp"
             status=1
@@ -96,7 +96,7 @@ for t in "${targets[@]}"; do
         found=("$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*)
         shopt -u nullglob
         echo "fuzz: $t: FAILED (exit $rc)" >&2
-        grep -E "INVARIANT|ERROR: |SUMMARY|runtime error" "$work/fuzz.log" | head -n 8 >&2
+        grep -aE "INVARIANT|ERROR: |SUMMARY|runtime error" "$work/fuzz.log" | head -n 8 >&2
         for f in "${found[@]}"; do
             echo "fuzz: $t: reproducer: $f" >&2
             echo "    replay:   $bin $f" >&2
