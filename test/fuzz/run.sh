@@ -61,6 +61,7 @@ for t in "${targets[@]}"; do
             grep -aE "INVARIANT|ERROR|SUMMARY|Running:" "$work/regress.log" | tail -n 8 >&2
             echo "fuzz: $t: full log: $work/regress.log" >&2
             rm -rf "$tmp"
+            summary+=("$(printf '%-10s a regression input fails: not fuzzed  FAILED' "$t")")
             status=1
             continue
         fi
