@@ -125,8 +125,8 @@ run: deps
 	@scripts/run-local.sh
 
 test: deps
-	@$(MAKE) --no-print-directory test-build
-	@$(MAKE) --no-print-directory unit e2e browser static
+	@$(MAKE) --no-print-directory test-build fuzz-build
+	@$(MAKE) --no-print-directory unit e2e browser static fuzz-test
 
 unit: $(addprefix build/test/unit-,$(UNITS))
 	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done

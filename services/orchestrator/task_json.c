@@ -249,6 +249,8 @@ s_limits_parse (orch_task_in_t *self, const json_t *value, orch_err_t *err)
     const char *key;
     json_t *item;
     json_object_foreach ((json_t *) value, key, item) {
+        /*  Cut a long key on a character boundary (fuzz regression
+            limits-key-cut-inside-utf8): error fields stay valid UTF-8.   */
         char field[KEY_SHOWN + 32];
         size_t key_len = strlen (key);
         size_t shown = key_len > KEY_SHOWN ? utf8_cut (key, KEY_SHOWN) : key_len;
