@@ -19,7 +19,7 @@
 # A fixed crash is kept: minimize it, copy it to test/fuzz/regressions/TARGET/.
 # Each target prints one line: runs, exec/s, cov (edges), ft (features).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 seconds=${1:?usage: test/fuzz/run.sh SECONDS [TARGET...]}
 shift
@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
 
     # 1. regressions
     shopt -s nullglob
-    regress=(test/fuzz/regressions/$t/*)
+    regress=(test/fuzz/regressions/"$t"/*)
     shopt -u nullglob
     if [[ ${#regress[@]} -gt 0 ]]; then
         if ! "$bin" "${regress[@]}" >"$work/regress.log" 2>&1; then
