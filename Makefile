@@ -125,8 +125,8 @@ run: deps
 	@scripts/run-local.sh
 
 test: deps
-	@$(MAKE) --no-print-directory test-build
-	@$(MAKE) --no-print-directory unit e2e browser static
+	@$(MAKE) --no-print-directory test-build fuzz-build
+	@$(MAKE) --no-print-directory unit e2e browser static fuzz-test
 
 unit: $(addprefix build/test/unit-,$(UNITS))
 	@set -e; for u in $(UNITS); do echo "== unit-$$u"; build/test/unit-$$u; done
@@ -148,6 +148,47 @@ static:
 # sandboxes, tasks through the published ports (see test/compose/).
 test-compose: all
 	test/compose/test_compose.sh
+
+# ---- fuzzing (test/fuzz/; clang + libFuzzer) ------------------------------
+# make fuzz [FUZZ_SECONDS=N] [FUZZ_TARGETS="decode path"]   each target N s
+# make fuzz-test      each target 30 s (part of make test)
+# make fuzz-regress   replay test/fuzz/regressions/ only
+# Objects are instrumented (fuzzer-no-link) into build/fuzz/obj/; only the
+# link adds libFuzzer's main. See the top of test/fuzz/run.sh.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= decode task_json path
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(WARN) $(INCS) $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link -DCLEUDO_FUZZ_BUILD
+FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
+FUZZ_SRC_decode    := $(COMMON_SRC) $(PROTO_SRC)
+FUZZ_SRC_path      := $(PROTO_SRC) services/agent-sandbox/workspace.c
+FUZZ_SRC_task_json := $(COMMON_SRC) $(PROTO_SRC) $(filter-out %/main.c,$(ORCH_SRC))
+FUZZ_BINS := $(addprefix build/fuzz/fuzz_,decode task_json path)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/obj/$(WEB_GEN:.c=.o): FUZZ_CFLAGS += -Iservices/orchestrator
+# clang only: store.c:157-158 joins two SQL statements of one migration by
+# literal concatenation on purpose; -Wstring-concatenation takes it for a
+# missing comma. Off for that file alone.
+build/fuzz/obj/services/orchestrator/store.o: FUZZ_CFLAGS += -Wno-string-concatenation
+build/fuzz/obj/test/fuzz/fuzz_path.o: FUZZ_CFLAGS += -Iservices/agent-sandbox
+build/fuzz/obj/test/fuzz/fuzz_task_json.o: FUZZ_CFLAGS += -Iservices/orchestrator
+build/fuzz/fuzz_%: build/fuzz/obj/test/fuzz/fuzz_%.o $$(call obj,build/fuzz,$$(FUZZ_SRC_$$*))
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+.PHONY: fuzz fuzz-build fuzz-test fuzz-regress
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-test: fuzz-build
+	test/fuzz/run.sh 30 $(FUZZ_TARGETS)
+fuzz-regress: fuzz-build
+	test/fuzz/run.sh 0 $(FUZZ_TARGETS)
 
 # ---- benchmarks (bench/; never part of `make test`) -----------------------
 # make bench [BENCH_QUICK=1] [BENCH_TASKS=N]; make bench-compare

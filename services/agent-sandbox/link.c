@@ -54,10 +54,9 @@ sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
     s_setopt_int (self->socket, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
     s_setopt_int (self->socket, ZMQ_HEARTBEAT_IVL, ZMTP_HEARTBEAT_MS);
     s_setopt_int (self->socket, ZMQ_HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS);
-    if (type == ZMQ_PULL || type == ZMQ_SUB) {
-        if (zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
-            goto fail;
-    }
+    /*  Every socket, whatever it reads: a peer may send on any of them.   */
+    if (zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
+        goto fail;
     if (type == ZMQ_SUB && zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, "", 0))
         goto fail;
     /*  CURVE client: the orchestrator proves it holds the server key, we

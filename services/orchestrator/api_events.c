@@ -110,14 +110,14 @@ orch_api_events (orch_req_t *req)
         orch_req_fail (req, 500, "internal", NULL, "out of memory");
         return;
     }
-    self->stream = orch_req_stream (req, s_events_pull, s_events_free, self);
-    if (!self->stream) {
-        s_events_free (self);
-        orch_req_fail (req, 500, "internal", NULL, "out of memory");
+    orch_stream_t *stream = orch_req_stream (req, s_events_pull, s_events_free, self);
+    if (!stream) {
+        orch_req_fail (req, 500, "internal", NULL, "cannot start the event stream");
         return;
     }
+    self->stream = stream;
     /*  Reconnect after 2 s, not the browser default of 3-5 s.             */
-    orch_stream_printf (self->stream, "retry: 2000\n\n");
+    orch_stream_printf (stream, "retry: 2000\n\n");
 }
 
 /* --- /api/tasks/{id}/stream ---------------------------------------------- */
@@ -256,9 +256,14 @@ orch_api_task_stream (orch_req_t *req, const char *id)
     self->orch = orch;
     snprintf (self->id, sizeof self->id, "%s", id);
     self->watch = orch_live_watch (orch->live, id, s_task_wake, self);
-    self->stream = self->watch ? orch_req_stream (req, s_task_pull, s_task_free, self) : NULL;
-    if (!self->stream) {
+    if (!self->watch) {
         s_task_free (self);
         orch_req_fail (req, 500, "internal", NULL, "out of memory");
+        return;
     }
+    orch_stream_t *stream = orch_req_stream (req, s_task_pull, s_task_free, self);
+    if (!stream)
+        orch_req_fail (req, 500, "internal", NULL, "cannot start the output stream");
+    else
+        self->stream = stream;
 }

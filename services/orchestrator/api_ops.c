@@ -5,6 +5,7 @@
 #include "sessions.h"
 #include "stats.h"
 #include "store.h"
+#include "task_json.h"
 #include "strbuf.h"
 #include "tasks.h"
 #include "token.h"
@@ -77,6 +78,8 @@ orch_api_metrics (orch_req_t *req)
              orch_workers_slots (orch->workers));
     s_gauge (&t, "cleudo_event_subscribers", "Open event streams.",
              orch_http_streams (orch->http));
+    s_gauge (&t, "cleudo_http_connections", "HTTP connections open.",
+             orch_http_connections (orch->http));
     char *rest = orch_stats_prometheus (orch->stats);
     if (rest)
         strbuf_append (&t, rest, strlen (rest));
@@ -110,8 +113,11 @@ orch_api_session_create (orch_req_t *req)
     orch_t *orch = orch_req_orch (req);
     size_t len;
     const char *body = orch_req_body (req, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb (body, len, JSON_REJECT_DUPLICATES, &jerr);
+    orch_err_t err;
+    orch_reject_t why;
+    json_t *root = orch_json_body (body, len, JSON_REJECT_DUPLICATES, &err, &why);
+    if (!root)
+        orch_stats_rejected (orch->stats, why);
     json_t *token = root ? json_object_get (root, "token") : NULL;
     if (!root || !json_is_object (root) || !json_is_string (token)) {
         json_decref (root);
@@ -123,6 +129,7 @@ orch_api_session_create (orch_req_t *req)
                                    orch->token, orch->token_len);
     json_decref (root);
     if (!right) {
+        orch_stats_rejected (orch->stats, ORCH_REJECT_UNAUTHORIZED);
         orch_req_fail (req, 401, "unauthorized", "token", "%s",
                        "wrong API token (see data/token or ORCH_API_TOKEN)");
         return;
@@ -172,6 +179,7 @@ orch_api_session_delete (orch_req_t *req)
     }
     /*  Logging someone out is a change too: a forged request must not.   */
     if (!orch_sessions_csrf_ok (csrf, orch_req_header (req, "X-CSRF-Token"))) {
+        orch_stats_rejected (orch->stats, ORCH_REJECT_CSRF);
         orch_req_fail (req, 403, "csrf", "X-CSRF-Token", "%s", "missing or wrong");
         return;
     }

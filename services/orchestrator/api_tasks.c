@@ -7,7 +7,9 @@
 #include "record_json.h"
 #include "store.h"
 #include "task_json.h"
+#include "stats.h"
 #include "tasks.h"
+#include "utf8.h"
 #include "waiters.h"
 
 #include <ctype.h>
@@ -150,9 +152,9 @@ orch_api_task_create (orch_req_t *req)
         return;
     }
     const char *key = orch_req_header (req, "Idempotency-Key");
-    if (key && !orch_tasks_valid_key (key)) {
+    if (key && (!orch_tasks_valid_key (key) || !utf8_valid (key, strlen (key)))) {
         orch_req_fail (req, 400, "bad_request", "Idempotency-Key",
-                       "must be 1..256 bytes without control characters");
+                       "must be 1..256 bytes of UTF-8 without control characters");
         return;
     }
     int64_t wait = s_wait_ms (req);
@@ -164,15 +166,16 @@ orch_api_task_create (orch_req_t *req)
     }
     size_t len;
     const char *body = orch_req_body (req, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb (body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    orch_err_t err;
+    orch_reject_t why;
+    json_t *root = orch_json_body (body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err,
+                                   &why);
     if (!root) {
-        orch_req_fail (req, 400, "bad_request", NULL, "invalid JSON: %s (line %d, column %d)",
-                       jerr.text, jerr.line, jerr.column);
+        orch_stats_rejected (orch->stats, why);
+        orch_req_error (req, &err);
         return;
     }
     orch_task_in_t in;
-    orch_err_t err;
     char id[PROTO_ID_MAX + 1];
     bool existed = false;
     int rc = orch_task_in_parse (&in, root, &err);
@@ -215,6 +218,7 @@ void
 orch_api_task_show (orch_req_t *req, const char *id)
 {
     if (!proto_valid_id (id, strlen (id))) {
+        orch_stats_rejected (orch_req_orch (req)->stats, ORCH_REJECT_BAD_ID);
         orch_req_fail (req, 400, "bad_request", "id", "must be 1..64 characters of"
                        " [A-Za-z0-9_-]");
         return;
@@ -471,6 +475,7 @@ orch_api_task_file (orch_req_t *req, const char *id, const char *raw_path)
     const char *why = "has a broken %-escape";
     if (!s_unescape (raw_path, raw_len, path)
         || !proto_valid_rel_path (path, strlen (path), &why)) {
+        orch_stats_rejected (orch_req_orch (req)->stats, ORCH_REJECT_BAD_PATH);
         orch_req_fail (req, 400, "bad_request", "path", "%s", why);
         free (path);
         return;

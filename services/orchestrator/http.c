@@ -4,11 +4,20 @@
     close" when a GET's response is queued on the first callback, so every
     response is queued on the second or a later one. The first callback
     only answers early when a body is coming that we will not read (too
-    large, or no valid token): closing that connection is then right.
+    large, or no valid token), or to refuse the request outright (URL or
+    headers too long): closing that connection is then right.
+
+    Limits on what a client may send, outermost first: connections in
+    total, per address and the header deadline (http_guard.c); MHD's
+    memory pool per connection (CONN_MEMORY: request line and headers must
+    fit, else MHD answers 414 or 431 itself); our own URI_MAX (414) and
+    HEADERS_MAX (431) below it, answered in JSON; ORCH_MAX_BODY (413).
 */
 #include "http.h"
 #include "api_tasks.h"
+#include "http_guard.h"
 #include "log.h"
+#include "loglimit.h"
 #include "orch_config.h"
 #include "routes.h"
 #include "sessions.h"
@@ -32,6 +41,10 @@
 #include <unistd.h>
 
 #define STREAM_CHUNK (64 * 1024)        /* MHD's buffer for a stream */
+#define CONN_MEMORY (64 * 1024)         /* MHD's pool per connection */
+#define URI_MAX 8192                    /* request target, query included */
+#define HEADERS_MAX (32 * 1024)         /* request line and headers */
+#define MHD_LOG_PER_SECOND 10           /* MHD's own messages, then a count */
 
 /*  Every response carries these: nothing we serve may be framed, sniffed
     into another type, or leak its URL to another site.                    */
@@ -63,11 +76,15 @@ struct orch_http_t {
     char host[256];                     /* host part as configured */
     size_t pending;                     /* resumed, not yet completed */
     bool quiesced;                      /* no longer accepting */
+    orch_http_guard_t *guard;           /* connection limits, header deadline */
+    orch_loglimit_t mhd_log;            /* MHD's messages */
 };
 
 struct orch_req_t {
     orch_http_t *http;                  /* the server */
     struct MHD_Connection *conn;        /* MHD's connection */
+    size_t uri_len;                     /* request target as sent */
+    bool headers_done;                  /* the handler has seen them */
     bool api;                           /* token required (see s_protected) */
     int auth;                           /* AUTH_* */
     bool via_session;                   /* authorized by the cookie */
@@ -283,6 +300,7 @@ orch_req_fail (orch_req_t *req, int status, const char *code, const char *field,
 int
 orch_req_method_not_allowed (orch_req_t *req, const char *allow)
 {
+    orch_stats_rejected (req->http->orch->stats, ORCH_REJECT_METHOD);
     orch_err_t err;
     orch_err (&err, 405, "method_not_allowed", NULL, "method not allowed here (allowed: %s)",
               allow);
@@ -381,20 +399,20 @@ orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull, orch_stream_free_fn
                  void *arg)
 {
     orch_stream_t *self = calloc (1, sizeof *self);
-    if (!self)
+    struct MHD_Response *resp = self ? MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, STREAM_CHUNK, s_stream_read, self, s_stream_free) : NULL;
+    if (!resp) {
+        free (self);
+        if (free_fn)
+            free_fn (arg);
         return NULL;
+    }
     self->http = req->http;
     self->conn = req->conn;
     self->pull = pull;
     self->free_fn = free_fn;
     self->arg = arg;
     self->last_write = orch_mono_ms ();
-    struct MHD_Response *resp = MHD_create_response_from_callback (
-        MHD_SIZE_UNKNOWN, STREAM_CHUNK, s_stream_read, self, s_stream_free);
-    if (!resp) {
-        free (self);
-        return NULL;
-    }
     self->next = req->http->streams;
     req->http->streams = self;
     req->http->stream_count++;
@@ -402,9 +420,10 @@ orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull, orch_stream_free_fn
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header (resp, "X-Accel-Buffering", "no");
     s_common_headers (req, resp, CSP_DATA);
-    /*  From here MHD owns self: s_stream_free runs when the connection
-        ends, also when queueing fails.                                    */
-    s_send (req, 200, resp);
+    /*  From here MHD owns self: s_stream_free (and so free_fn) runs when
+        the connection ends, or at once when queueing fails.               */
+    if (s_send (req, 200, resp))
+        return NULL;
     return self;
 }
 
@@ -450,6 +469,12 @@ orch_stream_wake (orch_stream_t *self)
 }
 
 size_t
+orch_http_connections (const orch_http_t *self)
+{
+    return orch_http_guard_count (self->guard);
+}
+
+size_t
 orch_http_streams (const orch_http_t *self)
 {
     return self->stream_count;
@@ -459,6 +484,7 @@ orch_http_streams (const orch_http_t *self)
 void
 orch_http_cron (orch_http_t *self, int64_t mono)
 {
+    orch_http_guard_cron (self->guard, mono);
     for (orch_stream_t *s = self->streams; s; s = s->next)
         if (self->orch->stopping || mono - s->last_write >= self->orch->cfg->sse_ping)
             orch_stream_wake (s);
@@ -526,6 +552,8 @@ s_authenticate (orch_req_t *req, const char *method)
 static int
 s_unauthorized (orch_req_t *req)
 {
+    orch_stats_rejected (req->http->orch->stats, req->auth == AUTH_CSRF
+                         ? ORCH_REJECT_CSRF : ORCH_REJECT_UNAUTHORIZED);
     if (req->auth == AUTH_CSRF)
         return orch_req_fail (req, 403, "csrf", "X-CSRF-Token", "%s",
                               "missing or wrong; a dashboard session must send the CSRF"
@@ -563,6 +591,7 @@ s_body_coming (orch_req_t *req)
 static int
 s_too_large (orch_req_t *req)
 {
+    orch_stats_rejected (req->http->orch->stats, ORCH_REJECT_TOO_LARGE);
     return orch_req_fail (req, 413, "too_large", NULL,
                           "request body is larger than %lld bytes (ORCH_MAX_BODY)",
                           (long long) req->http->orch->cfg->max_body);
@@ -593,6 +622,65 @@ s_append (orch_req_t *req, const char *data, size_t size)
     return 0;
 }
 
+static orch_req_t *
+s_req_new (orch_http_t *self, struct MHD_Connection *conn, size_t uri_len)
+{
+    orch_req_t *req = calloc (1, sizeof *req);
+    if (req) {
+        req->http = self;
+        req->conn = conn;
+        req->uri_len = uri_len;
+    }
+    return req;
+}
+
+/*  MHD_OPTION_URI_LOG_CALLBACK: the request line is in. The request target
+    as sent (query included, escapes intact) is only seen here; what this
+    returns becomes *req_cls, freed in s_completed.                         */
+static void *
+s_uri_log (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    return s_req_new (cls, conn, uri ? strlen (uri) : 0);
+}
+
+static size_t
+s_header_size (struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return info ? info->header_size : 0;
+}
+
+/*  First call: headers only. Answer now only to refuse the request, or if
+    we will not read the body that is coming (see the top of this file).  */
+static enum MHD_Result
+s_headers (orch_http_t *self, orch_req_t *req, const char *url, const char *method)
+{
+    orch_stats_t *stats = self->orch->stats;
+    if (req->uri_len > URI_MAX) {
+        orch_stats_rejected (stats, ORCH_REJECT_URI_TOO_LONG);
+        return orch_req_fail (req, 414, "uri_too_long", NULL, "the request target has %zu"
+                              " bytes; at most %d are accepted", req->uri_len, URI_MAX)
+               ? MHD_NO : MHD_YES;
+    }
+    size_t header_size = s_header_size (req->conn);
+    if (header_size > HEADERS_MAX) {
+        orch_stats_rejected (stats, ORCH_REJECT_HEADERS_TOO_LARGE);
+        return orch_req_fail (req, 431, "headers_too_large", NULL, "the request headers have"
+                              " %zu bytes; at most %d are accepted", header_size, HEADERS_MAX)
+               ? MHD_NO : MHD_YES;
+    }
+    req->api = s_protected (url);
+    req->auth = req->api ? s_authenticate (req, method) : AUTH_OK;
+    if (s_body_coming (req)) {
+        if (req->auth != AUTH_OK)
+            return s_unauthorized (req) ? MHD_NO : MHD_YES;
+        if (s_content_length (req) > self->orch->cfg->max_body)
+            return s_too_large (req) ? MHD_NO : MHD_YES;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result
 s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size,
@@ -601,24 +689,16 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
     (void) version;
     orch_http_t *self = cls;
     orch_req_t *req = *req_cls;
-    if (!req) {
-        /*  First call: headers only. Answer now only if we will not read
-            the body that is coming (see the top of this file).             */
-        req = calloc (1, sizeof *req);
+    if (!req) {                         /* s_uri_log ran out of memory */
+        req = s_req_new (self, conn, strlen (url));
         if (!req)
             return MHD_NO;
-        req->http = self;
-        req->conn = conn;
-        req->api = s_protected (url);
-        req->auth = req->api ? s_authenticate (req, method) : AUTH_OK;
         *req_cls = req;
-        if (s_body_coming (req)) {
-            if (req->auth != AUTH_OK)
-                return s_unauthorized (req) ? MHD_NO : MHD_YES;
-            if (s_content_length (req) > self->orch->cfg->max_body)
-                return s_too_large (req) ? MHD_NO : MHD_YES;
-        }
-        return MHD_YES;
+    }
+    if (!req->headers_done) {
+        req->headers_done = true;
+        orch_http_guard_busy (self->guard, conn, true, 0);
+        return s_headers (self, req, url, method);
     }
     if (req->answered) {
         *upload_data_size = 0;          /* discard the rest of the body */
@@ -655,9 +735,11 @@ static void
 s_completed (void *cls, struct MHD_Connection *conn, void **req_cls,
              enum MHD_RequestTerminationCode toe)
 {
-    (void) conn;
     (void) toe;
     orch_http_t *self = cls;
+    /*  The next request's header deadline starts now (keep-alive).        */
+    if (self->guard)
+        orch_http_guard_busy (self->guard, conn, false, orch_mono_ms ());
     orch_req_t *req = *req_cls;
     if (!req)
         return;
@@ -670,17 +752,39 @@ s_completed (void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+/*  Requests MHD refuses itself (the request line or headers do not fit
+    CONN_MEMORY, a malformed request...) reach us only as this message.    */
+static void
+s_count_refusal (orch_http_t *self, const char *text)
+{
+    const char *at = strstr (text, "HTTP response code is ");
+    if (!at)
+        return;
+    unsigned code = (unsigned) strtoul (at + 22, NULL, 10);
+    orch_stats_http (self->orch->stats, code);
+    orch_stats_rejected (self->orch->stats, code == 414 ? ORCH_REJECT_URI_TOO_LONG
+                                          : code == 431 ? ORCH_REJECT_HEADERS_TOO_LARGE
+                                          : code == 413 ? ORCH_REJECT_TOO_LARGE
+                                          : ORCH_REJECT_MALFORMED);
+}
+
+/*  MHD's messages as log lines, MHD_LOG_PER_SECOND at most (loglimit.h). */
 static void
 s_mhd_log (void *cls, const char *fmt, va_list args)
 {
-    (void) cls;
+    orch_http_t *self = cls;
     char text[512];
     vsnprintf (text, sizeof text, fmt, args);
+    s_count_refusal (self, text);
+    unsigned long long suppressed;
+    if (!orch_loglimit_ok (&self->mhd_log, MHD_LOG_PER_SECOND, orch_mono_ms (), &suppressed))
+        return;
     size_t len = strlen (text);
     while (len && text[len - 1] == '\n')
         len--;
     char quoted[600];
-    log_event (CLOG_WARN, "http_error", "message=%s", log_quote (quoted, sizeof quoted, text, len));
+    log_event (CLOG_WARN, "http_error", "message=%s suppressed=%llu",
+               log_quote (quoted, sizeof quoted, text, len), suppressed);
 }
 
 /* --- the daemon ----------------------------------------------------------- */
@@ -752,27 +856,46 @@ orch_http_new (orch_t *orch, const char *addr, char *err, size_t err_size)
     }
     self->orch = orch;
     self->listen_fd = -1;
+    const orch_config_t *cfg = orch->cfg;
+    size_t max_conns = orch_http_guard_fd_budget ((size_t) cfg->http_max_connections);
+    if (max_conns < (size_t) cfg->http_max_connections)
+        log_event (CLOG_WARN, "http_connections_clamped", "wanted=%lld allowed=%zu"
+                   " reason=\"RLIMIT_NOFILE (ulimit -n) is too low for ORCH_HTTP_MAX_CONNECTIONS\"",
+                   (long long) cfg->http_max_connections, max_conns);
+    self->guard = orch_http_guard_new (orch->stats, max_conns, (size_t) cfg->http_max_per_ip,
+                                       cfg->http_header_timeout);
+    if (!self->guard) {
+        snprintf (err, err_size, "out of memory");
+        free (self);
+        return NULL;
+    }
     bool ipv6 = false;
     if (s_listen (self, addr, &ipv6, err, err_size)) {
+        orch_http_guard_destroy (&self->guard);
         free (self);
         return NULL;
     }
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ipv6)
         flags |= MHD_USE_IPv6;
+    /*  The guard's accept policy is the connection limit that counts;
+        MHD's own is a backstop above it.                                   */
     self->daemon = MHD_start_daemon (
-        flags, 0, NULL, NULL, s_handler, self,
+        flags, 0, orch_http_guard_accept, self->guard, s_handler, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,   /* first, or MHD complains */
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) self->listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, orch_http_guard_notify, self->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, self,
         MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned) ((orch->cfg->http_idle_timeout + 999) / 1000),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+        (unsigned) ((cfg->http_idle_timeout + 999) / 1000),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) (max_conns + 16),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
         MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (err, err_size, "cannot start the HTTP server on ORCH_HTTP_ADDR=%s", addr);
         close (self->listen_fd);
+        orch_http_guard_destroy (&self->guard);
         free (self);
         return NULL;
     }
@@ -800,6 +923,7 @@ orch_http_destroy (orch_http_t **self_p)
         MHD_stop_daemon (self->daemon);
     if (self->listen_fd >= 0)
         close (self->listen_fd);
+    orch_http_guard_destroy (&self->guard);
     free (self);
     *self_p = NULL;
 }

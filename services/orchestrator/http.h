@@ -10,7 +10,8 @@
 
     Every error is {"error": {"code", "message", "field"?}} with the status
     that fits: 400 bad_request (also for unparsable JSON), 401 unauthorized, 404 not_found,
-    405 method_not_allowed, 409 conflict, 413 too_large, 415 unsupported_media_type,
+    405 method_not_allowed, 409 conflict, 413 too_large, 414 uri_too_long,
+    415 unsupported_media_type, 431 headers_too_large,
     429 queue_full (with Retry-After), 503 busy / stopping, 500 internal.
 */
 #ifndef ORCH_HTTP_H_INCLUDED
@@ -53,6 +54,8 @@ size_t orch_http_pending (const orch_http_t *self);
 /*  Idle streams get a ping comment; during shutdown every stream ends.    */
 void orch_http_cron (orch_http_t *self, int64_t mono);
 size_t orch_http_streams (const orch_http_t *self);
+/*  HTTP connections open now.                                             */
+size_t orch_http_connections (const orch_http_t *self);
 
 /* --- for route handlers (routes.c, api_*.c, web.c) ------------------------- */
 
@@ -97,8 +100,9 @@ const char *orch_req_session (const orch_req_t *req);
     (orch_stream_write/printf) and returns 0, or -1 to end the stream once
     the rest is sent. Nothing written: the connection waits (costing no
     CPU) until orch_stream_wake. free_fn (arg) runs when the connection
-    ends, however it ends. NULL when out of memory (nothing was sent, arg
-    not freed).                                                             */
+    ends, however it ends: the stream owns arg from the call on. NULL when
+    it could not be started (free_fn has run; the caller may still try an
+    error reply).                                                           */
 typedef int (orch_stream_pull_fn) (void *arg, orch_stream_t *stream);
 typedef void (orch_stream_free_fn) (void *arg);
 orch_stream_t *orch_req_stream (orch_req_t *req, orch_stream_pull_fn *pull,

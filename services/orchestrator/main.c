@@ -98,6 +98,8 @@ s_bind (orch_t *orch, int type, const char *endpoint, const char *name, const ch
 {
     void *sock = zmq_socket (orch->zctx, type);
     int linger = 1000;
+    /*  ZMQ_MAXMSGSIZE on every socket, whatever it reads: any peer may
+        send, and a PUB reads its subscribers' subscriptions.              */
     int64_t max = orch->cfg->max_frame;
     if (sock && orch->curve && orch_curve_secure (orch->curve, sock, link)) {
         fprintf (stderr, "orchestrator: cannot set up CURVE on %s=%s: %s\n", name, endpoint,
@@ -106,7 +108,7 @@ s_bind (orch_t *orch, int type, const char *endpoint, const char *name, const ch
     }
     if (!sock
         || zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger)
-        || (type == ZMQ_PULL && zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max))
+        || zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &max, sizeof max)
         || zmq_bind (sock, endpoint)) {
         fprintf (stderr, "orchestrator: cannot bind %s=%s: %s\n", name, endpoint,
                  zmq_strerror (zmq_errno ()));

@@ -33,6 +33,9 @@ struct orch_config_t {
     int64_t max_output_stored;          /* ORCH_MAX_OUTPUT_STORED, bytes/stream */
     int64_t sse_ping;                   /* ORCH_SSE_PING, ms */
     int64_t event_history;              /* ORCH_EVENT_HISTORY, events kept */
+    int64_t http_max_connections;       /* ORCH_HTTP_MAX_CONNECTIONS */
+    int64_t http_max_per_ip;            /* ORCH_HTTP_MAX_PER_IP, 0: none */
+    int64_t http_header_timeout;        /* ORCH_HTTP_HEADER_TIMEOUT, ms */
     const char *curve;                  /* ORCH_CURVE: on|off */
     const char *keys_dir;               /* ORCH_KEYS_DIR (curve.h) */
     const char *log_level;              /* ORCH_LOG_LEVEL */

@@ -5,9 +5,11 @@
 #include "leases.h"
 #include "live.h"
 #include "log.h"
+#include "loglimit.h"
 #include "monitor.h"
 #include "orch_config.h"
 #include "recovery.h"
+#include "stats.h"
 #include "store.h"
 #include "waiters.h"
 #include "workers.h"
@@ -19,6 +21,11 @@
 #include <zmq.h>
 
 #define QUOTED 300                      /* room for a quoted outside value */
+#define DROP_LINES 20                   /* "frame_dropped" lines a second */
+
+/*  Frames dropped as garbage or forgeries: all counted in /metrics, a
+    sample in the log (one loop thread: static state is fine).            */
+static orch_loglimit_t s_drop_log;
 
 static void
 s_hello (orch_t *orch, const proto_hello_t *h)
@@ -26,6 +33,8 @@ s_hello (orch_t *orch, const proto_hello_t *h)
     char worker[QUOTED];
     log_quote (worker, sizeof worker, h->worker, strlen (h->worker));
     int rc = orch_workers_hello (orch->workers, h, orch_now_ms (), orch_mono_ms ());
+    if (rc < 0)
+        orch_stats_dropped (orch->stats, ORCH_DROP_WORKER_TABLE_FULL);
     if (rc < 0)
         log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"", worker);
     else
@@ -39,11 +48,16 @@ static void
 s_heartbeat (orch_t *orch, const proto_heartbeat_t *hb)
 {
     int64_t mono = orch_mono_ms ();
+    if (!orch_workers_heartbeat_allowed (orch->workers, hb->worker, mono)) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_HEARTBEAT_FLOOD);
+        return;
+    }
     int rc = orch_workers_heartbeat (orch->workers, hb, orch_now_ms (), mono);
     char worker[QUOTED];
     if (rc != 0) {
         log_quote (worker, sizeof worker, hb->worker, strlen (hb->worker));
         if (rc < 0) {
+            orch_stats_dropped (orch->stats, ORCH_DROP_WORKER_TABLE_FULL);
             log_event (CLOG_WARN, "worker_refused", "worker=%s reason=\"worker table full\"",
                        worker);
             return;
@@ -69,7 +83,8 @@ s_bye (orch_t *orch, const proto_bye_t *bye)
     orch_recovery_worker_gone (orch, bye->worker, reason, false);
 }
 
-/*  Why a frame for (id, attempt) was not applied, for the log.             */
+/*  Why a frame for (id, attempt) was not applied, for the log; counted
+    in /metrics as a dropped frame when it is one of ours.                 */
 static const char *
 s_why_ignored (orch_t *orch, const char *id, uint32_t attempt)
 {
@@ -78,19 +93,47 @@ s_why_ignored (orch_t *orch, const char *id, uint32_t attempt)
     int found = orch_store_state (orch->store, id, &status, &current);
     if (found < 0)
         return "database_error";
-    if (found == 0)
+    if (found == 0) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_UNKNOWN_TASK);
         return "unknown_task";
-    if (proto_status_is_terminal (status))
+    }
+    if (proto_status_is_terminal (status)) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_ALREADY_TERMINAL);
         return "already_terminal";
-    if (current != attempt)
+    }
+    if (current != attempt) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_STALE_ATTEMPT);
         return "stale_attempt";
+    }
     return proto_status_name (status);
+}
+
+/*  The attempt runs on another worker than the one this frame names: a
+    confused or forged frame, which must not end or claim that run.       */
+static bool
+s_wrong_worker (orch_t *orch, const char *frame, const char *id, uint32_t attempt,
+                const char *worker)
+{
+    const orch_lease_t *lease = orch_leases_get (orch->leases, id);
+    if (!lease || !lease->running || lease->attempt != attempt
+        || strcmp (lease->worker, worker) == 0)
+        return false;
+    orch_stats_dropped (orch->stats, ORCH_DROP_WRONG_WORKER);
+    char quoted[QUOTED];
+    unsigned long long suppressed;
+    if (orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+        log_event (CLOG_WARN, "frame_dropped", "socket=results type=%s id=%s attempt=%u"
+                   " worker=%s reason=wrong_worker suppressed=%llu", frame, id, attempt,
+                   log_quote (quoted, sizeof quoted, worker, strlen (worker)), suppressed);
+    return true;
 }
 
 static void
 s_started (orch_t *orch, const proto_started_t *s)
 {
     int64_t now = orch_now_ms (), mono = orch_mono_ms ();
+    if (s_wrong_worker (orch, "started", s->id, s->attempt, s->worker))
+        return;
     orch_workers_started (orch->workers, s->worker, s->id, now, mono);
     char worker[QUOTED];
     log_quote (worker, sizeof worker, s->worker, strlen (s->worker));
@@ -123,8 +166,10 @@ s_output (orch_t *orch, const proto_output_t *out)
 {
     const orch_lease_t *lease = orch_leases_get (orch->leases, out->id);
     const char *why = NULL;
-    if (!lease || !lease->running || lease->attempt != out->attempt)
+    if (!lease || !lease->running || lease->attempt != out->attempt) {
         why = "not running that attempt";
+        orch_stats_dropped (orch->stats, ORCH_DROP_NOT_RUNNING);
+    }
     else if (orch_live_output (orch->live, out, &why) == 1)
         return;
     log_event (CLOG_DEBUG, "output_dropped", "id=%s attempt=%u stream=%s seq=%llu reason=\"%s\"",
@@ -146,6 +191,8 @@ static int
 s_result (orch_t *orch, const proto_result_t *in, char *finished)
 {
     int64_t now = orch_now_ms ();
+    if (s_wrong_worker (orch, "result", in->id, in->attempt, in->worker))
+        return 0;                       /* no ack: the real run goes on */
     char worker[QUOTED];
     log_quote (worker, sizeof worker, in->worker, strlen (in->worker));
     /*  What is kept: the worker caps its output; this caps what any
@@ -195,13 +242,17 @@ orch_results_handle (orch_t *orch, const void *data, size_t size, char *finished
     proto_msg_t *msg = proto_decode (PROTO_CH_RESULTS, data, size,
                                      (size_t) orch->cfg->max_frame, &perr);
     if (!msg) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_UNDECODABLE);
+        unsigned long long suppressed;
+        if (!orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+            return 0;
         char reason[sizeof perr.field + sizeof perr.message + 4];
         char quoted[2 * sizeof reason];
         snprintf (reason, sizeof reason, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
                   perr.message);
-        log_event (CLOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s", size,
-                   perr.id[0] ? perr.id : "-",
-                   log_quote (quoted, sizeof quoted, reason, strlen (reason)));
+        log_event (CLOG_WARN, "frame_dropped", "socket=results size=%zu id=%s reason=%s"
+                   " suppressed=%llu", size, perr.id[0] ? perr.id : "-",
+                   log_quote (quoted, sizeof quoted, reason, strlen (reason)), suppressed);
         return 0;
     }
     int done = 0;
@@ -247,7 +298,11 @@ orch_results_drain (orch_t *orch, size_t max)
         taken++;
         /*  One message per frame: extra parts are not ours, drop them.     */
         if (zmq_msg_more (&frame)) {
-            log_event (CLOG_WARN, "frame_dropped", "socket=results reason=\"multipart message\"");
+            orch_stats_dropped (orch->stats, ORCH_DROP_MULTIPART);
+            unsigned long long suppressed;
+            if (orch_loglimit_ok (&s_drop_log, DROP_LINES, orch_mono_ms (), &suppressed))
+                log_event (CLOG_WARN, "frame_dropped", "socket=results reason=\"multipart"
+                           " message\" suppressed=%llu", suppressed);
             while (zmq_msg_more (&frame)) {
                 zmq_msg_close (&frame);
                 zmq_msg_init (&frame);

@@ -3,6 +3,7 @@
 #include "api_events.h"
 #include "api_ops.h"
 #include "api_tasks.h"
+#include "stats.h"
 #include "web.h"
 
 #include <stdio.h>
@@ -25,6 +26,7 @@ orch_route_task_id (orch_req_t *req, const char *p, char *id, const char **rest)
 {
     size_t len = strcspn (p, "/");
     if (len < 1 || len > PROTO_ID_MAX || !proto_valid_id (p, len)) {
+        orch_stats_rejected (orch_req_orch (req)->stats, ORCH_REJECT_BAD_ID);
         orch_req_fail (req, 400, "bad_request", "id", "must be 1..64 characters of"
                        " [A-Za-z0-9_-]");
         return false;

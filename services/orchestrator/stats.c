@@ -1,4 +1,5 @@
-/*  stats.c - minute buckets, latency samples, histograms, HTTP counters. */
+/*  stats.c - minute buckets, latency samples, histograms, HTTP counters,
+    rejections and dropped frames.                                          */
 #include "stats.h"
 #include "strbuf.h"
 
@@ -15,6 +16,32 @@ static const int64_t s_bounds_ms[] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
 };
 #define BOUNDS (sizeof s_bounds_ms / sizeof s_bounds_ms[0])
+
+/*  Label values, in orch_reject_t order.                                   */
+static const char *const s_rejects[ORCH_REJECT_COUNT_] = {
+    "too_large", "uri_too_long", "headers_too_large", "malformed", "invalid_json",
+    "invalid_utf8", "json_too_deep", "method_not_allowed", "unauthorized", "csrf", "bad_id",
+    "bad_path", "header_timeout", "connection_limit", "per_ip_limit",
+};
+
+/*  Socket and reason labels, in orch_drop_t order.                         */
+static const struct {
+    const char *socket;
+    const char *reason;
+} s_drops[ORCH_DROP_COUNT_] = {
+    { "results", "undecodable" },
+    { "results", "multipart" },
+    { "results", "unknown_task" },
+    { "results", "wrong_worker" },
+    { "results", "stale_attempt" },
+    { "results", "already_terminal" },
+    { "results", "not_running" },
+    { "results", "heartbeat_flood" },
+    { "results", "worker_table_full" },
+    { "submit", "undecodable" },
+    { "submit", "bad_envelope" },
+    { "submit", "unauthorized" },
+};
 
 typedef struct {
     int64_t start_ms;                   /* minute this bucket counts */
@@ -40,6 +67,8 @@ struct orch_stats_t {
     sample_t *samples;                  /* ring of LATENCY_KEEP */
     uint64_t sample_count;              /* ever added */
     uint64_t http[HTTP_CODES];
+    uint64_t rejected[ORCH_REJECT_COUNT_];
+    uint64_t dropped[ORCH_DROP_COUNT_];
 };
 
 orch_stats_t *
@@ -121,8 +150,34 @@ orch_stats_latency (orch_stats_t *self, orch_hist_t which, int64_t now_ms, int64
 void
 orch_stats_http (orch_stats_t *self, unsigned status)
 {
-    if (status < HTTP_CODES)
+    if (self && status < HTTP_CODES)
         self->http[status]++;
+}
+
+void
+orch_stats_rejected (orch_stats_t *self, orch_reject_t why)
+{
+    if (self && why < ORCH_REJECT_COUNT_)
+        self->rejected[why]++;
+}
+
+void
+orch_stats_dropped (orch_stats_t *self, orch_drop_t why)
+{
+    if (self && why < ORCH_DROP_COUNT_)
+        self->dropped[why]++;
+}
+
+uint64_t
+orch_stats_rejected_count (const orch_stats_t *self, orch_reject_t why)
+{
+    return self && why < ORCH_REJECT_COUNT_ ? self->rejected[why] : 0;
+}
+
+uint64_t
+orch_stats_dropped_count (const orch_stats_t *self, orch_drop_t why)
+{
+    return self && why < ORCH_DROP_COUNT_ ? self->dropped[why] : 0;
 }
 
 static int
@@ -216,5 +271,18 @@ orch_stats_prometheus (const orch_stats_t *self)
         if (self->http[code])
             strbuf_printf (&t, "cleudo_http_requests_total{code=\"%u\"} %llu\n", code,
                       (unsigned long long) self->http[code]);
+    /*  Every label pair is printed, zeros too: a rate() over a series
+        that appears only at the first attack misses that attack.          */
+    strbuf_printf (&t, "# HELP cleudo_http_rejected_total HTTP requests and connections turned"
+                   " away, by reason.\n# TYPE cleudo_http_rejected_total counter\n");
+    for (int i = 0; i < ORCH_REJECT_COUNT_; i++)
+        strbuf_printf (&t, "cleudo_http_rejected_total{reason=\"%s\"} %llu\n", s_rejects[i],
+                       (unsigned long long) self->rejected[i]);
+    strbuf_printf (&t, "# HELP cleudo_frames_dropped_total ZeroMQ frames dropped, by socket and"
+                   " reason.\n# TYPE cleudo_frames_dropped_total counter\n");
+    for (int i = 0; i < ORCH_DROP_COUNT_; i++)
+        strbuf_printf (&t, "cleudo_frames_dropped_total{socket=\"%s\",reason=\"%s\"} %llu\n",
+                       s_drops[i].socket, s_drops[i].reason,
+                       (unsigned long long) self->dropped[i]);
     return strbuf_take (&t, NULL);
 }

@@ -3,7 +3,9 @@
 #include "cancel.h"
 #include "live.h"
 #include "log.h"
+#include "loglimit.h"
 #include "orch_config.h"
+#include "stats.h"
 #include "store.h"
 #include "tasks.h"
 #include "token.h"
@@ -22,6 +24,7 @@
 #define OUTPUT_CHUNK (256 * 1024)       /* bytes per "output" reply */
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+#define REFUSED_LINES 20                /* refusal lines a second (loglimit.h) */
 
 /*  The routing frames before the payload: identity (+ empty delimiter for
     REQ clients), copied so a parked waiter can answer later.              */
@@ -46,6 +49,7 @@ typedef struct s_streamer_t {
 
 struct orch_submit_t {
     orch_t *orch;                       /* the service */
+    orch_loglimit_t refused_log;        /* garbage, bad tokens, envelopes */
     void *sock;                         /* ROUTER, bound */
     s_streamer_t *streamers;
     size_t streamer_count;
@@ -529,17 +533,24 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
     proto_msg_t *msg = proto_decode (PROTO_CH_SUBMIT, data, size, (size_t) orch->cfg->max_frame,
                                      &perr);
     if (!msg) {
+        orch_stats_dropped (orch->stats, ORCH_DROP_SUBMIT_UNDECODABLE);
         char message[sizeof perr.field + sizeof perr.message + 4];
         char quoted[2 * sizeof message];
         snprintf (message, sizeof message, "%s%s%s", perr.field, perr.field[0] ? ": " : "",
                   perr.message);
-        log_event (CLOG_INFO, "request_rejected", "size=%zu reason=%s", size,
-                   log_quote (quoted, sizeof quoted, message, strlen (message)));
+        unsigned long long suppressed;
+        if (orch_loglimit_ok (&self->refused_log, REFUSED_LINES, orch_mono_ms (), &suppressed))
+            log_event (CLOG_INFO, "request_rejected", "size=%zu reason=%s suppressed=%llu", size,
+                       log_quote (quoted, sizeof quoted, message, strlen (message)), suppressed);
         s_error (self, env, perr.has_req ? perr.req : 0, "bad_request", perr.field, message);
         return;
     }
     if (!orch_token_equal (msg->token, strlen (msg->token), orch->token, orch->token_len)) {
-        log_event (CLOG_INFO, "request_unauthorized", "type=%s", proto_type_name (msg->type));
+        orch_stats_dropped (orch->stats, ORCH_DROP_SUBMIT_UNAUTHORIZED);
+        unsigned long long suppressed;
+        if (orch_loglimit_ok (&self->refused_log, REFUSED_LINES, orch_mono_ms (), &suppressed))
+            log_event (CLOG_INFO, "request_unauthorized", "type=%s suppressed=%llu",
+                       proto_type_name (msg->type), suppressed);
         s_error (self, env, msg->req, "unauthorized", "token", "token: wrong API token");
         proto_msg_destroy (&msg);
         return;
@@ -614,8 +625,14 @@ orch_submit_drain (orch_submit_t *self, size_t max)
         }
         if (ok && env.count >= 1)
             s_request (self, &env, zmq_msg_data (&part), zmq_msg_size (&part));
-        else
-            log_event (CLOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\"");
+        else {
+            orch_stats_dropped (self->orch->stats, ORCH_DROP_SUBMIT_ENVELOPE);
+            unsigned long long suppressed;
+            if (orch_loglimit_ok (&self->refused_log, REFUSED_LINES, orch_mono_ms (),
+                                  &suppressed))
+                log_event (CLOG_WARN, "frame_dropped", "socket=submit reason=\"bad envelope\""
+                           " suppressed=%llu", suppressed);
+        }
         zmq_msg_close (&part);
     }
     return taken;

@@ -249,8 +249,13 @@ s_limits_parse (orch_task_in_t *self, const json_t *value, orch_err_t *err)
     const char *key;
     json_t *item;
     json_object_foreach ((json_t *) value, key, item) {
+        /*  Cut a long key on a character boundary (fuzz regression
+            limits-key-cut-inside-utf8): error fields stay valid UTF-8.   */
         char field[KEY_SHOWN + 32];
-        snprintf (field, sizeof field, "limits.%.*s", KEY_SHOWN, key);
+        size_t key_len = strlen (key);
+        size_t shown = key_len > KEY_SHOWN ? utf8_cut (key, KEY_SHOWN) : key_len;
+        snprintf (field, sizeof field, "limits.%.*s%s", (int) shown, key,
+                  shown < key_len ? "..." : "");
         if (strcmp (key, "network") == 0) {
             if (!json_is_boolean (item))
                 return s_bad (err, field, "must be true or false");
@@ -385,4 +390,62 @@ orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err)
     if ((value = json_object_get (root, "collect")) && s_collect (self, value, err))
         return -1;
     return 0;
+}
+
+/* --- request bodies -------------------------------------------------------- */
+
+int
+orch_json_depth_check (const char *text, size_t len, size_t max, size_t *at)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;                    /* the escaped character */
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '[' || c == '{') {
+            if (++depth > max) {
+                *at = i;
+                return -1;
+            }
+        }
+        else if ((c == ']' || c == '}') && depth)
+            depth--;
+    }
+    return 0;
+}
+
+json_t *
+orch_json_body (const char *body, size_t len, size_t flags, orch_err_t *err,
+                orch_reject_t *why)
+{
+    size_t at = 0;
+    if (orch_json_depth_check (body, len, ORCH_JSON_DEPTH_MAX, &at)) {
+        *why = ORCH_REJECT_JSON_TOO_DEEP;
+        orch_err (err, 400, "bad_request", NULL, "JSON nested deeper than %d levels (at byte"
+                  " %zu)", ORCH_JSON_DEPTH_MAX, at);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb (body, len, flags, &jerr);
+    if (root)
+        return root;
+    if (!utf8_valid (body, len)) {
+        *why = ORCH_REJECT_INVALID_UTF8;
+        orch_err (err, 400, "bad_request", NULL, "the body is not valid UTF-8 (%s, line %d,"
+                  " column %d)", jerr.text, jerr.line, jerr.column);
+    }
+    else {
+        *why = ORCH_REJECT_INVALID_JSON;
+        orch_err (err, 400, "bad_request", NULL, "invalid JSON: %s (line %d, column %d)",
+                  jerr.text, jerr.line, jerr.column);
+    }
+    return NULL;
 }

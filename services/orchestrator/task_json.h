@@ -22,6 +22,12 @@
 
 #include "orch.h"
 #include "proto.h"
+#include "stats.h"
+
+/*  Deepest nesting of arrays and objects a request body may have. A task
+    needs 2 ({"files": {...}}); jansson's own limit (2048 levels) is far
+    beyond anything we accept, and its parser recurses once per level.    */
+#define ORCH_JSON_DEPTH_MAX 32
 
 /*  A task parsed from JSON. task points into root's strings and into the
     decoded buffers this struct owns.                                       */
@@ -37,5 +43,16 @@ typedef struct {
     field) filled. Always call orch_task_in_free afterwards.                */
 int orch_task_in_parse (orch_task_in_t *self, json_t *root, orch_err_t *err);
 void orch_task_in_free (orch_task_in_t *self);
+
+/*  0 when text nests arrays and objects at most max levels deep (strings
+    are skipped, escapes honoured); -1 with *at the offset of the first
+    bracket one level too deep. Linear, no recursion, no allocation.      */
+int orch_json_depth_check (const char *text, size_t len, size_t max, size_t *at);
+
+/*  A request body as JSON (flags for json_loadb): nesting checked first,
+    then parsed. NULL with err (400 bad_request) and *why (the rejection
+    to count: json_too_deep, invalid_utf8 or invalid_json) filled.          */
+json_t *orch_json_body (const char *body, size_t len, size_t flags, orch_err_t *err,
+                        orch_reject_t *why);
 
 #endif

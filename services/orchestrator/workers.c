@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  Heartbeats a worker may send at once, and one more every HB_REFILL_MS.
+    A real worker sends one per SANDBOX_HEARTBEAT (50 ms at the least) and
+    a few more on events; beyond that it is a flood, and the surplus is
+    ignored (the next heartbeat in time carries the same kind of state).  */
+#define HB_BURST 10
+#define HB_REFILL_MS 20
+
 typedef struct {
     char id[PROTO_NAME_MAX + 1];        /* worker id, unique per process */
     uint32_t slots;                     /* tasks it runs at once */
@@ -20,6 +27,8 @@ typedef struct {
     char **running;                     /* owned task ids running on it */
     size_t running_count;
     size_t running_cap;
+    int64_t hb_tokens;                  /* heartbeats it may send now */
+    int64_t hb_refilled;                /* monotonic ms of the last refill */
 } s_worker_t;
 
 struct orch_workers_t {
@@ -143,6 +152,8 @@ s_touch (orch_workers_t *self, const char *id, int64_t now_ms, int64_t mono, boo
         snprintf (w->id, sizeof w->id, "%s", id);
         snprintf (w->version, sizeof w->version, "unknown");
         w->joined_ms = now_ms;
+        w->hb_tokens = HB_BURST;
+        w->hb_refilled = mono;
         zhashx_insert (self->table, w->id, w);
         *joined = true;
     }
@@ -178,6 +189,23 @@ orch_workers_hello (orch_workers_t *self, const proto_hello_t *hello, int64_t no
         }
     }
     return joined ? 1 : 0;
+}
+
+bool
+orch_workers_heartbeat_allowed (orch_workers_t *self, const char *worker, int64_t mono)
+{
+    s_worker_t *w = zhashx_lookup (self->table, worker);
+    if (!w)
+        return true;                    /* joins (or the table refuses it) */
+    int64_t gained = (mono - w->hb_refilled) / HB_REFILL_MS;
+    if (gained > 0) {
+        w->hb_tokens = w->hb_tokens + gained > HB_BURST ? HB_BURST : w->hb_tokens + gained;
+        w->hb_refilled += gained * HB_REFILL_MS;
+    }
+    if (w->hb_tokens <= 0)
+        return false;
+    w->hb_tokens--;
+    return true;
 }
 
 int

@@ -42,6 +42,9 @@ void orch_workers_destroy (orch_workers_t **self_p);
     now_ms is Unix time (shown to clients), mono for the timeout.           */
 int orch_workers_hello (orch_workers_t *self, const proto_hello_t *hello,
                         int64_t now_ms, int64_t mono);
+/*  False when worker sends heartbeats faster than any real one does (a
+    flood): that heartbeat is to be ignored. Unknown workers: true.       */
+bool orch_workers_heartbeat_allowed (orch_workers_t *self, const char *worker, int64_t mono);
 int orch_workers_heartbeat (orch_workers_t *self, const proto_heartbeat_t *hb,
                             int64_t now_ms, int64_t mono);
 

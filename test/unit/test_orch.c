@@ -530,6 +530,69 @@ END_TEST
 
 /* --- record JSON ----------------------------------------------------------- */
 
+START_TEST (json_depth_checked_before_parsing)
+{
+    size_t at = 99;
+    const char *ok = "{\"a\": [[1, {\"b\": []}]], \"s\": \"[[[[[[\\\"{{{{\"}";
+    ck_assert_int_eq (orch_json_depth_check (ok, strlen (ok), 5, &at), 0);
+    ck_assert_int_eq (orch_json_depth_check (ok, strlen (ok), 4, &at), -1);
+    ck_assert_uint_eq (at, 17);         /* the "[" of "b": [] */
+    char deep[40];
+    memset (deep, '[', 33);
+    ck_assert_int_eq (orch_json_depth_check (deep, 32, ORCH_JSON_DEPTH_MAX, &at), 0);
+    ck_assert_int_eq (orch_json_depth_check (deep, 33, ORCH_JSON_DEPTH_MAX, &at), -1);
+    ck_assert_uint_eq (at, 32);
+    orch_err_t err;
+    orch_reject_t why;
+    ck_assert_ptr_null (orch_json_body (deep, 33, 0, &err, &why));
+    ck_assert_int_eq (why, ORCH_REJECT_JSON_TOO_DEEP);
+    ck_assert_ptr_null (orch_json_body ("[\"\xff\"]", 5, 0, &err, &why));
+    ck_assert_int_eq (why, ORCH_REJECT_INVALID_UTF8);
+    ck_assert_ptr_null (orch_json_body ("[1,", 3, 0, &err, &why));
+    ck_assert_int_eq (why, ORCH_REJECT_INVALID_JSON);
+    ck_assert_int_eq (err.status, 400);
+    json_t *root = orch_json_body ("{\"a\": [1]}", 10, 0, &err, &why);
+    ck_assert_ptr_nonnull (root);
+    json_decref (root);
+
+    orch_stats_t *stats = orch_stats_new ();
+    orch_stats_rejected (stats, ORCH_REJECT_CSRF);
+    orch_stats_dropped (stats, ORCH_DROP_WRONG_WORKER);
+    orch_stats_dropped (NULL, ORCH_DROP_WRONG_WORKER);
+    ck_assert_uint_eq (orch_stats_rejected_count (stats, ORCH_REJECT_CSRF), 1);
+    ck_assert_uint_eq (orch_stats_dropped_count (stats, ORCH_DROP_WRONG_WORKER), 1);
+    char *text = orch_stats_prometheus (stats);
+    ck_assert_ptr_nonnull (strstr (text, "cleudo_http_rejected_total{reason=\"csrf\"} 1\n"));
+    ck_assert_ptr_nonnull (strstr (text, "cleudo_frames_dropped_total{socket=\"results\","
+                                         "reason=\"wrong_worker\"} 1\n"));
+    ck_assert_ptr_nonnull (strstr (text, "cleudo_frames_dropped_total{socket=\"submit\","
+                                         "reason=\"unauthorized\"} 0\n"));
+    free (text);
+    orch_stats_destroy (&stats);
+}
+END_TEST
+
+START_TEST (heartbeat_floods_are_cut)
+{
+    orch_workers_t *w = orch_workers_new (8);
+    proto_heartbeat_t hb = { .worker = "w", .free = 1 };
+    ck_assert (orch_workers_heartbeat_allowed (w, "w", 1000));      /* unknown: joins */
+    ck_assert_int_eq (orch_workers_heartbeat (w, &hb, 1, 1000), 1);
+    int allowed = 0;
+    for (int i = 0; i < 1000; i++)
+        allowed += orch_workers_heartbeat_allowed (w, "w", 1000);
+    ck_assert_int_eq (allowed, 10);     /* the burst */
+    ck_assert (!orch_workers_heartbeat_allowed (w, "w", 1019));
+    ck_assert (orch_workers_heartbeat_allowed (w, "w", 1020));     /* one refilled */
+    ck_assert (!orch_workers_heartbeat_allowed (w, "w", 1020));
+    allowed = 0;
+    for (int64_t t = 2000; t < 12000; t += 1000)                    /* one a second */
+        allowed += orch_workers_heartbeat_allowed (w, "w", t);
+    ck_assert_int_eq (allowed, 10);
+    orch_workers_destroy (&w);
+}
+END_TEST
+
 START_TEST (record_json_text_b64_twins_and_nulls)
 {
     s_tmpdir ();
@@ -1797,6 +1860,8 @@ main (void)
     tcase_add_test (tc, task_json_errors_name_their_field);
     tcase_add_test (tc, task_json_limits_at_the_bounds);
     tcase_add_test (tc, record_json_text_b64_twins_and_nulls);
+    tcase_add_test (tc, json_depth_checked_before_parsing);
+    tcase_add_test (tc, heartbeat_floods_are_cut);
     suite_add_tcase (s, tc);
 
     tc = tcase_create ("dispatch");
