@@ -25,6 +25,11 @@
 
 #define CERT_KEY_SIZE 32                /* a CURVE key in bytes */
 #define CERT_Z85_SIZE 41                /* its Z85 text plus the NUL */
+/*  What CURVE adds to every message on the wire ("\x07MESSAGE", the nonce,
+    the flags byte and the MAC): libzmq checks ZMQ_MAXMSGSIZE against the
+    encrypted frame, so a CURVE socket's limit is the cap plus this, and a
+    frame of exactly the cap still passes, one byte more still does not.   */
+#define CERT_CURVE_OVERHEAD 33
 
 typedef struct {
     uint8_t public_key[CERT_KEY_SIZE];  /* always present */

@@ -1,5 +1,6 @@
 /*  link.c - connecting sockets that stay connected.                       */
 #include "link.h"
+#include "cert.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -54,8 +55,10 @@ sbx_link_new (void *ctx, int type, const char *name, const char *endpoint,
     s_setopt_int (self->socket, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS);
     s_setopt_int (self->socket, ZMQ_HEARTBEAT_IVL, ZMTP_HEARTBEAT_MS);
     s_setopt_int (self->socket, ZMQ_HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS);
-    /*  Every socket, whatever it reads: a peer may send on any of them.   */
-    if (zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
+    /*  Every socket, whatever it reads: a peer may send on any of them.
+        CURVE frames are larger on the wire by CERT_CURVE_OVERHEAD.        */
+    int64_t max_wire = max_frame + (curve ? CERT_CURVE_OVERHEAD : 0);
+    if (zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max_wire, sizeof max_wire))
         goto fail;
     if (type == ZMQ_SUB && zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, "", 0))
         goto fail;

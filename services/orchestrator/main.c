@@ -14,6 +14,7 @@
 
     `orchestrator keygen DIR` only writes the keys (curve.h) and exits.
 */
+#include "cert.h"
 #include "config.h"
 #include "control.h"
 #include "curve.h"
@@ -100,7 +101,7 @@ s_bind (orch_t *orch, int type, const char *endpoint, const char *name, const ch
     int linger = 1000;
     /*  ZMQ_MAXMSGSIZE on every socket, whatever it reads: any peer may
         send, and a PUB reads its subscribers' subscriptions.              */
-    int64_t max = orch->cfg->max_frame;
+    int64_t max = orch->cfg->max_frame + (orch->curve ? CERT_CURVE_OVERHEAD : 0);
     if (sock && orch->curve && orch_curve_secure (orch->curve, sock, link)) {
         fprintf (stderr, "orchestrator: cannot set up CURVE on %s=%s: %s\n", name, endpoint,
                  zmq_strerror (zmq_errno ()));

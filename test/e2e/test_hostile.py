@@ -32,7 +32,8 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import TOKEN, Orchestrator, System, _check_logs, bin_path
+from conftest import (TOKEN, Orchestrator, System, _check_logs, bin_path, curve_client,
+                      orch_curve_env)
 
 # Small caps make the edges cheap to reach: a 64 KiB frame, a 1 MiB body.
 # A short header deadline lets the slowloris test see it act.
@@ -227,7 +228,7 @@ def test_results_socket_garbage_forgeries_and_a_heartbeat_flood(hostile):
     m0 = metrics(orch)
 
     ctx = zmq.Context()
-    bad = ctx.socket(zmq.PUSH)
+    bad = curve_client(ctx.socket(zmq.PUSH))
     bad.setsockopt(zmq.LINGER, 2000)
     bad.connect(orch.results)
     rng = random.Random(8)
@@ -316,7 +317,7 @@ def test_frame_of_exactly_the_cap_and_one_byte_over(hostile):
 
     ctx = zmq.Context()
     try:
-        ok = ctx.socket(zmq.PUSH)
+        ok = curve_client(ctx.socket(zmq.PUSH))
         ok.setsockopt(zmq.LINGER, 2000)
         ok.connect(orch.results)
         ok.send(exact)
@@ -325,7 +326,7 @@ def test_frame_of_exactly_the_cap_and_one_byte_over(hostile):
         ok.close()
         # One byte over: libzmq drops the link before the frame reaches us;
         # what follows on the same link is lost too.
-        big = ctx.socket(zmq.PUSH)
+        big = curve_client(ctx.socket(zmq.PUSH))
         big.setsockopt(zmq.LINGER, 0)
         big.connect(orch.results)
         big.send(over)
@@ -354,7 +355,7 @@ def test_frame_of_exactly_the_cap_and_one_byte_over(hostile):
         dealer.close()
         # The control PUB reads subscriptions: one over the cap costs the
         # sender its connection, nobody else (the sandbox still gets acks).
-        sub = ctx.socket(zmq.SUB)
+        sub = curve_client(ctx.socket(zmq.SUB))
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"s" * (FRAME_CAP + 10))
         sub.connect(orch.control)
@@ -850,7 +851,7 @@ def _start_with_nofile(tmp_path, name, soft, hard, env=None):
                  "ORCH_RESULTS_ENDPOINT": "tcp://127.0.0.1:*",
                  "ORCH_CONTROL_ENDPOINT": "tcp://127.0.0.1:*",
                  "ORCH_DATA_DIR": str(tmp_path / (name + "-data")), "ORCH_API_TOKEN": TOKEN,
-                 **(env or {})})
+                 **orch_curve_env(), **(env or {})})
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [bin_path("orchestrator")], env=full, stdout=log, stderr=log,
