@@ -334,8 +334,13 @@ def test_frame_of_exactly_the_cap_and_one_byte_over(hostile):
         time.sleep(1.0)
         big.close()
         m1 = metrics(orch)
+        # Never handled as a frame: only the one at the cap was decoded.
         assert dropped(m1, "results", "not_running") == dropped(m0, "results", "not_running") + 1
-        assert dropped(m1, "results", "undecodable") == dropped(m0, "results", "undecodable")
+        # Usually libzmq drops the link first (ZMQ_MAXMSGSIZE); when the
+        # frame does get through (seen once under load with CURVE), the
+        # decoder refuses it by the same cap: counted as undecodable, along
+        # with the garbage that followed it on the same link.
+        assert dropped(m1, "results", "undecodable") - dropped(m0, "results", "undecodable") <= 2
 
         # The submit socket: the same edge. A request of exactly the cap
         # with a wrong token is decoded (answered "unauthorized").
