@@ -60,12 +60,6 @@ const char *const store_sql[ST_COUNT_] = {
         " CASE WHEN ?2 THEN stderr END FROM tasks WHERE id = ?1",
     [ST_GET_FILES]   =
         "SELECT kind, name, content FROM task_files WHERE task_seq = ?1 ORDER BY kind, name",
-    [ST_LIST]        =
-        "SELECT " RECORD_COLS ", CASE WHEN ?3 THEN spec END, NULL, NULL FROM tasks"
-        " WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
-    [ST_LIST_STATUS] =
-        "SELECT " RECORD_COLS ", CASE WHEN ?3 THEN spec END, NULL, NULL FROM tasks"
-        " WHERE status = ?4 AND seq < ?1 ORDER BY seq DESC LIMIT ?2",
     [ST_SCAN]        = "SELECT id, attempt FROM tasks WHERE status = ?1 ORDER BY seq",
     [ST_COUNT]       = "SELECT status, count(*) FROM tasks GROUP BY status",
     [ST_EVENT]       =
@@ -773,33 +767,12 @@ int
 orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
                  size_t limit, bool with_spec, orch_record_t ***items, size_t *count)
 {
-    int which = status == PROTO_STATUS_NONE ? ST_LIST : ST_LIST_STATUS;
-    sqlite3_stmt *st = self->st[which];
-    sqlite3_bind_int64 (st, 1, before_seq > 0 ? before_seq : INT64_MAX);
-    sqlite3_bind_int64 (st, 2, (sqlite3_int64) limit);
-    sqlite3_bind_int (st, 3, with_spec);
-    if (which == ST_LIST_STATUS)
-        store_bind_text (st, 4, proto_status_name (status));
-    *items = calloc (limit ? limit : 1, sizeof **items);
-    *count = 0;
-    int result = *items ? 0 : -1;
-    int rc = SQLITE_DONE;
-    while (result == 0 && *count < limit && (rc = sqlite3_step (st)) == SQLITE_ROW) {
-        orch_record_t *rec = store_read_row (st);
-        if (!rec)
-            result = -1;
-        else
-            (*items)[(*count)++] = rec;
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        store_log_error (self, "list");
-        result = -1;
-    }
-    sqlite3_reset (st);
-    sqlite3_clear_bindings (st);
-    if (result)
-        orch_store_list_free (items, *count);
-    return result;
+    orch_store_query_t q = {
+        .statuses = status == PROTO_STATUS_NONE ? 0 : 1u << status,
+        .before_seq = before_seq, .limit = limit ? limit : 1, .with_spec = with_spec,
+    };
+    bool more;
+    return orch_store_query (self, &q, items, count, &more);
 }
 
 int

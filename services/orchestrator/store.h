@@ -185,7 +185,7 @@ int orch_store_get (orch_store_t *self, const char *id, bool full, orch_record_t
 
 /*  Newest first, optionally of one status (NONE: any), seq < before_seq
     (0: no bound), at most limit; never with outputs or files; with the
-    spec only when with_spec. *items is a malloc'd array of records: free
+    spec only when with_spec (orch_store_query with these filters). *items is a malloc'd array of records: free
     with orch_store_list_free. 0 or -1.                                     */
 int orch_store_list (orch_store_t *self, proto_status_t status, int64_t before_seq,
                      size_t limit, bool with_spec, orch_record_t ***items, size_t *count);
@@ -199,6 +199,7 @@ typedef struct {
     int64_t until_ms;                   /* created before; 0: any */
     int64_t before_seq;                 /* cursor: seq < this; 0: none */
     size_t limit;                       /* 1.. */
+    bool with_spec;                     /* load the spec too */
 } orch_store_query_t;
 
 /*  Like orch_store_list, filtered. *more tells whether more rows follow.   */

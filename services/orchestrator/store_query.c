@@ -22,7 +22,8 @@ s_add (char *sql, size_t size, const char *fragment)
 static sqlite3_stmt *
 s_prepare (orch_store_t *self, const orch_store_query_t *q)
 {
-    char sql[1024] = "SELECT " RECORD_COLS ", NULL, NULL, NULL FROM tasks WHERE seq < ?1";
+    char sql[1024] = "SELECT " RECORD_COLS ", CASE WHEN ?6 THEN spec END, NULL, NULL FROM tasks"
+                     " WHERE seq < ?1";
     if (q->statuses) {
         s_add (sql, sizeof sql, " AND status IN (");
         bool first = true;
@@ -56,6 +57,7 @@ s_prepare (orch_store_t *self, const orch_store_query_t *q)
         sqlite3_bind_int64 (st, 4, q->since_ms);
     if (q->until_ms)
         sqlite3_bind_int64 (st, 5, q->until_ms);
+    sqlite3_bind_int (st, 6, q->with_spec);
     return st;
 }
 
