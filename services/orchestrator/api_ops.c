@@ -148,35 +148,41 @@ orch_api_session_create (orch_req_t *req)
     explicit_bzero (sid, sizeof sid);
 }
 
+/*  The live session of the request's cookie: its CSRF token, or NULL
+    after answering 401 (*sid, *expires filled when found).               */
+static const char *
+s_cookie_session (orch_req_t *req, const char **sid, int64_t *expires)
+{
+    orch_t *orch = orch_req_orch (req);
+    *sid = orch_req_cookie (req, ORCH_SESSION_COOKIE);
+    const char *csrf = *sid ? orch_sessions_find (orch->sessions, *sid, orch_now_ms (), expires)
+                            : NULL;
+    if (!csrf)
+        orch_req_fail (req, 401, "unauthorized", NULL, "%s",
+                       *sid ? "the session has expired or was logged out; log in again"
+                            : "not logged in");
+    return csrf;
+}
+
 void
 orch_api_session_get (orch_req_t *req)
 {
-    orch_t *orch = orch_req_orch (req);
-    const char *sid = orch_req_cookie (req, ORCH_SESSION_COOKIE);
+    const char *sid;
     int64_t expires = 0;
-    const char *csrf = sid ? orch_sessions_find (orch->sessions, sid, orch_now_ms (), &expires)
-                           : NULL;
-    if (!csrf) {
-        orch_req_fail (req, 401, "unauthorized", NULL, "%s",
-                       sid ? "the session has expired or was logged out; log in again"
-                           : "not logged in");
-        return;
-    }
-    s_session_reply (req, 200, csrf, expires);
+    const char *csrf = s_cookie_session (req, &sid, &expires);
+    if (csrf)
+        s_session_reply (req, 200, csrf, expires);
 }
 
 void
 orch_api_session_delete (orch_req_t *req)
 {
     orch_t *orch = orch_req_orch (req);
-    const char *sid = orch_req_cookie (req, ORCH_SESSION_COOKIE);
+    const char *sid;
     int64_t expires = 0;
-    const char *csrf = sid ? orch_sessions_find (orch->sessions, sid, orch_now_ms (), &expires)
-                           : NULL;
-    if (!csrf) {
-        orch_req_fail (req, 401, "unauthorized", NULL, "not logged in");
+    const char *csrf = s_cookie_session (req, &sid, &expires);
+    if (!csrf)
         return;
-    }
     /*  Logging someone out is a change too: a forged request must not.   */
     if (!orch_sessions_csrf_ok (csrf, orch_req_header (req, "X-CSRF-Token"))) {
         orch_stats_rejected (orch->stats, ORCH_REJECT_CSRF);
