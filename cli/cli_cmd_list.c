@@ -126,18 +126,20 @@ s_format_age (char *buf, size_t size, int64_t then_ms, int64_t now_ms)
 
 /*  ---- ls ----------------------------------------------------------------- */
 
+/*  Print {"items": [...]} with item (i) for i < count; what names the
+    list in the error message.                                              */
 static int
-s_ls_json (const proto_rep_tasks_t *tasks)
+s_items_json (size_t count, json_t *(*item) (const void *arg, size_t i), const void *arg,
+              const char *what)
 {
     json_t *items = json_array ();
     json_t *root = json_object ();
     int rc = 0;
     if (!items || !root || json_object_set (root, "items", items))
         rc = -1;
-    record_json_opts_t opts = { .list_item = true };
-    for (size_t i = 0; rc == 0 && i < tasks->count; i++) {
-        json_t *item = record_to_json (&tasks->items[i], &opts);
-        if (!item || json_array_append_new (items, item))
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        json_t *one = item (arg, i);
+        if (!one || json_array_append_new (items, one))
             rc = -1;
     }
     if (rc == 0)
@@ -145,8 +147,22 @@ s_ls_json (const proto_rep_tasks_t *tasks)
     json_decref (items);
     json_decref (root);
     if (rc)
-        cli_error ("cannot print the list as JSON (out of memory, or stdout closed)");
+        cli_error ("cannot print the %s as JSON (out of memory, or stdout closed)", what);
     return rc ? CLI_EXIT_INTERNAL : 0;
+}
+
+static json_t *
+s_task_item (const void *arg, size_t i)
+{
+    const proto_rep_tasks_t *tasks = arg;
+    record_json_opts_t opts = { .list_item = true };
+    return record_to_json (&tasks->items[i], &opts);
+}
+
+static int
+s_ls_json (const proto_rep_tasks_t *tasks)
+{
+    return s_items_json (tasks->count, s_task_item, tasks, "list");
 }
 
 static int
@@ -256,26 +272,17 @@ s_worker_json (const proto_worker_info_t *w)
     return ok ? obj : NULL;
 }
 
+static json_t *
+s_worker_item (const void *arg, size_t i)
+{
+    const proto_rep_workers_t *workers = arg;
+    return s_worker_json (&workers->items[i]);
+}
+
 static int
 s_workers_json (const proto_rep_workers_t *workers)
 {
-    json_t *items = json_array ();
-    json_t *root = json_object ();
-    int rc = 0;
-    if (!items || !root || json_object_set (root, "items", items))
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < workers->count; i++) {
-        json_t *item = s_worker_json (&workers->items[i]);
-        if (!item || json_array_append_new (items, item))
-            rc = -1;
-    }
-    if (rc == 0)
-        rc = cli_json_print (stdout, root);
-    json_decref (items);
-    json_decref (root);
-    if (rc)
-        cli_error ("cannot print the workers as JSON (out of memory, or stdout closed)");
-    return rc ? CLI_EXIT_INTERNAL : 0;
+    return s_items_json (workers->count, s_worker_item, workers, "workers");
 }
 
 static int
