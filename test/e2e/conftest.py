@@ -345,3 +345,28 @@ def system(tmp_path):
     codes = s.stop()
     _check_logs(s.services() + s.old_orchs)
     assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"
+
+
+# --- the HTTP API suites (test_api*.py): a system per module and a client
+# that checks every response against services/orchestrator/web/openapi.json.
+
+@pytest.fixture(scope="module")
+def spec():
+    from openapi_check import Spec
+    return Spec.load()
+
+
+@pytest.fixture(scope="module")
+def system_m(request, tmp_path_factory):
+    """One orchestrator + one 2-slot sandbox for the whole module."""
+    s = System(tmp_path_factory.mktemp(request.module.__name__))
+    yield s
+    codes = s.stop()
+    _check_logs(s.services())
+    assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"
+
+
+@pytest.fixture(scope="module")
+def api(system_m, spec):
+    from openapi_check import Api
+    return Api(system_m.orch.url, system_m.orch.token, spec)

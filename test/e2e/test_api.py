@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
-from conftest import TOKEN, Orchestrator, System, _check_logs
-from openapi_check import Api, Spec, check_document, wait_until, OPENAPI_PATH
+from conftest import TOKEN, Orchestrator, _check_logs
+from openapi_check import Api, check_document, wait_until, OPENAPI_PATH
 
 TERMINAL = {"succeeded", "failed", "timed_out", "killed", "memory_limit", "output_limit", "cancelled",
             "rejected", "lost", "internal_error"}
@@ -24,26 +24,6 @@ NO_SUCH_ID = "0123456789ab-deadbeef"
 
 
 # --- fixtures -------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def spec():
-    return Spec.load()
-
-
-@pytest.fixture(scope="module")
-def system_m(tmp_path_factory):
-    """One orchestrator + one 2-slot sandbox for the whole module."""
-    s = System(tmp_path_factory.mktemp("api"))
-    yield s
-    codes = s.stop()
-    _check_logs(s.services())
-    assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"
-
-
-@pytest.fixture(scope="module")
-def api(system_m, spec):
-    return Api(system_m.orch.url, system_m.orch.token, spec)
-
 
 @pytest.fixture
 def bare(tmp_path, spec):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import Orchestrator, Sandbox, System, _check_logs, bin_path
-from openapi_check import (SSE, Api, Spec, SpecError, orchestrator_knobs, parse_prometheus,
+from openapi_check import (SSE, Api, SpecError, orchestrator_knobs, parse_prometheus,
                            wait_until)
 
 STATUSES = ["queued", "dispatched", "running", "succeeded", "failed", "timed_out", "killed",
@@ -20,25 +20,6 @@ NO_SUCH_ID = "0123456789ab-deadbeef"
 
 
 # --- fixtures and helpers -----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def spec():
-    return Spec.load()
-
-
-@pytest.fixture(scope="module")
-def system_m(tmp_path_factory):
-    s = System(tmp_path_factory.mktemp("api-live"))
-    yield s
-    codes = s.stop()
-    _check_logs(s.services())
-    assert all(c == 0 for c in codes.values()), f"exit codes on SIGTERM: {codes}"
-
-
-@pytest.fixture(scope="module")
-def api(system_m, spec):
-    return Api(system_m.orch.url, system_m.orch.token, spec)
-
 
 @pytest.fixture
 def fresh(system, spec):
