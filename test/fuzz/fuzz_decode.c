@@ -86,6 +86,9 @@ s_check_error (const proto_error_t *err)
         s_fail ("error id is not a valid task id", NULL);
 }
 
+/*  Each type's channel, written out again on purpose (PROTOCOL.md §2): the
+    decoder's own proto_type_channel () cannot be the oracle that checks
+    the decoder.                                                            */
 static proto_channel_t
 s_home (proto_type_t type)
 {
