@@ -5,9 +5,10 @@
     space until execve, so the spawn cost stays flat (~0.5-0.9 ms) however
     large the worker is, whereas fork () copies page tables (≈35 µs per MB;
     an ASan build maps terabytes of shadow). CLONE_VFORK suspends the
-    calling thread until the child has exec'd or exited, so the one child
-    stack can be reused by the next spawn and the report pipe can be read
-    without blocking. The child shares memory with the worker: it must not
+    calling thread until the child has exec'd or exited, so that thread's
+    child stacks can be reused by its next spawn and the report pipe can be
+    read without blocking. Several threads may spawn at once (the worker's
+    spawner threads, isolation.c): each has its own stacks. The child shares memory with the worker: it must not
     write anything but its own stack (and the one word where A leaves B's
     pid), call malloc, take locks, or go through ASan interceptors. Hence
     raw syscall () only, and the child's functions are built without
@@ -18,8 +19,8 @@
     rules.
 
     With namespaces the child (A) starts the task (B) with a second
-    CLONE_VM | CLONE_VFORK clone (sbx_ns_child_clone, on the ns module's
-    stack): a new PID namespace applies to children only. B is a child of
+    CLONE_VM | CLONE_VFORK clone (sbx_ns_child_clone_on, on the spawning
+    thread's second stack): a new PID namespace applies to children only. B is a child of
     the worker (CLONE_PARENT); A exits 0 once B has exec'd or failed, and
     the worker, released, reaps A and opens a pidfd on B.
 
@@ -94,6 +95,7 @@ sbx_child_step_name (int step)
     parent's stack; A writes task_pid, nothing else is written.            */
 typedef struct {
     const sbx_child_spec_t *spec;       /* caller's description */
+    uint8_t *b_stack_top;               /* B's stack (namespaces) */
     pid_t parent;                       /* worker pid, for parent_death */
     int report_fd;                      /* write end of the report pipe */
     volatile long task_pid;             /* B's pid, stored by A */
@@ -159,7 +161,7 @@ CHILD_CODE static int s_task_main (void *arg);
 CHILD_CODE static int
 s_step_ns_clone (child_args_t *args)
 {
-    long pid = sbx_ns_child_clone (args->spec->iso.ns, s_task_main, args);
+    long pid = sbx_ns_child_clone_on (args->spec->iso.ns, args->b_stack_top, s_task_main, args);
     if (pid < 0)
         return (int) -pid;
     args->task_pid = pid;
@@ -364,24 +366,29 @@ s_task_main (void *arg)
 
 /*  ---- the parent --------------------------------------------------------- */
 
-/*  One stack for every child: CLONE_VFORK keeps the spawning thread
-    suspended while a child uses it, and the worker spawns one task at a
-    time (its event loop, or a slot's spawner thread while the event loop
-    waits for it: isolation.c). Mapped once, with a guard page below it.    */
-static uint8_t *
-s_child_stack_top (void)
+/*  The spawning thread's two child stacks (A, and B with namespaces):
+    CLONE_VFORK keeps the thread suspended while a child uses them, and a
+    thread spawns one task at a time (the worker's event loop, or a slot's
+    spawner thread: isolation.c). Mapped on the thread's first spawn, each
+    with a guard page below it; they live as long as the thread.           */
+static __thread uint8_t *s_stack_tops[2];
+
+static int
+s_child_stacks (void)
 {
-    static uint8_t *top;
-    if (!top) {
-        size_t page = (size_t) sysconf (_SC_PAGESIZE);
-        uint8_t *base = mmap (NULL, CHILD_STACK_SIZE + page, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (base == MAP_FAILED)
-            return NULL;
-        mprotect (base, page, PROT_NONE);
-        top = base + page + CHILD_STACK_SIZE;
-    }
-    return top;
+    if (s_stack_tops[0])
+        return 0;
+    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t one = page + CHILD_STACK_SIZE;
+    uint8_t *base = mmap (NULL, 2 * one, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED)
+        return -1;
+    mprotect (base, page, PROT_NONE);
+    mprotect (base + one, page, PROT_NONE);
+    s_stack_tops[0] = base + one;
+    s_stack_tops[1] = base + 2 * one;
+    return 0;
 }
 
 static void
@@ -417,8 +424,7 @@ sbx_child_start (const sbx_child_spec_t *spec, pid_t *pid, int *pidfd,
         *err = EINVAL;
         return -1;
     }
-    uint8_t *stack = s_child_stack_top ();
-    if (!stack) {
+    if (s_child_stacks ()) {
         *err = errno;
         return -1;
     }
@@ -427,7 +433,7 @@ sbx_child_start (const sbx_child_spec_t *spec, pid_t *pid, int *pidfd,
         *err = errno;
         return -1;
     }
-    child_args_t args = { spec, getpid (), report[1], 0 };
+    child_args_t args = { spec, s_stack_tops[1], getpid (), report[1], 0 };
     int fd = -1;
     /*  A pidfd of the one child is the task's; A's would be of no use.     */
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (iso->ns ? 0 : CLONE_PIDFD);
@@ -435,7 +441,7 @@ sbx_child_start (const sbx_child_spec_t *spec, pid_t *pid, int *pidfd,
     sigset_t all, saved;
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &saved);
-    pid_t child = clone (s_child_main, stack, flags, &args, &fd);
+    pid_t child = clone (s_child_main, s_stack_tops[0], flags, &args, &fd);
     int clone_errno = errno;
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
     close (report[1]);

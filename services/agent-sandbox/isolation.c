@@ -6,7 +6,15 @@
     the cgroup kill), so the slot's user and network namespaces, its
     template root and its cgroup are reused: per task only the joins remain.
 
-    Why a spawner thread per slot (cgroup v1): joining a cgroup (writing to
+    Why a spawner thread per slot: a spawn suspends the spawning thread
+    until the task has exec'd (CLONE_VFORK: ~0.3-0.5 ms of the child's
+    set-up: seccomp, Landlock, execve). Done by the event loop, that time
+    is lost to every other slot, and one worker could not start tasks
+    faster than one at a time. So each slot has a thread that only spawns:
+    the event loop prepares the task, hands it over (sbx_iso_spawn_begin),
+    and goes on until the thread's reply byte makes its pipe readable.
+
+    Why the spawner threads sit in the slots' cgroups (v1): joining a cgroup (writing to
     cgroup.procs) takes the kernel's global cgroup_threadgroup_rwsem for
     writing, which waits for an RCU grace period unless another migration
     happened just before: ~20-40 µs back to back, but ~10 ms after a quiet
@@ -71,15 +79,18 @@ static const char *const s_switch[SBX_ISO_LAYER_COUNT] = {
     "SANDBOX_CGROUP", NULL, NULL,
 };
 
-/*  A slot's spawner thread (cgroup v1). The hand-off is a pipe each way,
+/*  A slot's spawner thread. The hand-off is a pipe each way,
     not a condition variable: a pipe write is a "sync" wake-up (the waker
     is about to sleep), so the scheduler runs the woken thread on the
     waker's CPU, which is warm, instead of waking an idle one (in a VM an
     idle vCPU halts, and waking it costs tens of µs, twice per spawn).    */
 typedef struct {
-    const char *dir[2];                 /* the slot's group directories */
+    const char *dir[2];                 /* the slot's group directories (v1) */
     pthread_t thread;                   /* parked in them */
+    pid_t tid;                          /* its thread id */
     bool started;                       /* thread exists */
+    bool busy;                          /* a spawn asked and its reply not read
+                                           (the event loop's view) */
     int req[2];                         /* main -> spawner: 'S' spawn, 'Q' quit */
     int rep[2];                         /* spawner -> main: one byte per reply */
     int ready;                          /* 1 parked, -errno failed (before the first reply) */
@@ -104,7 +115,8 @@ struct sbx_iso_s {
     uint64_t (*limits)[2];              /* per slot: memory, pids last written
                                            (a write costs ~10 µs; most tasks
                                            ask the same) */
-    s_spawner_t *spawners;              /* per slot (v1), NULL: tasks join */
+    s_spawner_t *spawners;              /* per slot; NULL: the loop spawns */
+    bool parked;                        /* spawners sit in the slots' groups (v1) */
     sbx_caps_plan_t *plans;             /* per slot */
     bool per_slot_ids;                  /* root: a host uid per slot */
     bool chown;                         /* give each workspace to its task's uid */
@@ -371,7 +383,7 @@ s_plan_caps (sbx_iso_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/*  ---- spawner threads (cgroup v1) ---------------------------------------- */
+/*  ---- spawner threads ------------------------------------------------------ */
 
 static int
 s_write_tid (const char *dir, pid_t tid)
@@ -416,6 +428,7 @@ s_spawner_main (void *arg)
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, NULL);
     pid_t tid = (pid_t) syscall (SYS_gettid);
+    sp->tid = tid;
     int rc = 0;
     for (int i = 0; i < 2 && rc == 0; i++)
         if (sp->dir[i] && sp->dir[i][0])
@@ -463,10 +476,10 @@ s_spawners_stop (sbx_iso_t *self)
     self->spawners = NULL;
 }
 
-/*  One thread per slot, parked in the slot's groups. -errno (and no
-    spawners: tasks then join) when a thread cannot be parked.             */
+/*  One thread per slot, parked in the slot's groups when park (v1).
+    -errno (and no spawners) when a thread cannot be started or parked.    */
 static int
-s_spawners_start (sbx_iso_t *self)
+s_spawners_start (sbx_iso_t *self, bool park)
 {
     size_t slots = self->config.slots;
     self->spawners = calloc (slots, sizeof *self->spawners);
@@ -478,8 +491,8 @@ s_spawners_start (sbx_iso_t *self)
     int rc = 0;
     for (size_t i = 0; i < slots && rc == 0; i++) {
         s_spawner_t *sp = &self->spawners[i];
-        sp->dir[0] = self->groups[i].dir[0];
-        sp->dir[1] = self->groups[i].dir[1];
+        sp->dir[0] = park ? self->groups[i].dir[0] : NULL;
+        sp->dir[1] = park ? self->groups[i].dir[1] : NULL;
         if (pipe2 (sp->req, O_CLOEXEC) < 0 || pipe2 (sp->rep, O_CLOEXEC) < 0) {
             rc = -errno;
             break;
@@ -502,29 +515,69 @@ s_spawners_start (sbx_iso_t *self)
     }
     if (rc < 0)
         s_spawners_stop (self);
+    self->parked = rc == 0 && park;
     return rc;
+}
+
+int
+sbx_iso_spawn_begin (const sbx_iso_t *iso, size_t slot, const sbx_child_spec_t *spec)
+{
+    if (!iso || !iso->spawners || slot >= iso->config.slots)
+        return -1;
+    s_spawner_t *sp = &iso->spawners[slot];
+    if (sp->busy)
+        return -1;
+    sp->spec = spec;
+    if (!s_put (sp->req[1], 'S'))
+        return -1;                      /* the thread is gone: spawn here */
+    sp->busy = true;
+    return sp->rep[0];
+}
+
+int
+sbx_iso_spawn_end (const sbx_iso_t *iso, size_t slot, pid_t *pid, int *pidfd,
+                   sbx_child_failure_t *why)
+{
+    s_spawner_t *sp = iso && iso->spawners && slot < iso->config.slots
+                    ? &iso->spawners[slot] : NULL;
+    if (!sp || !sp->busy || s_get (sp->rep[0]) != 'D') {
+        /*  Not asked, or the thread is gone (cannot happen while the
+            worker lives).                                                  */
+        if (sp)
+            sp->busy = false;
+        why->step = SBX_STEP_NONE;
+        why->err = EPIPE;
+        why->sub = 0;
+        return -1;
+    }
+    sp->busy = false;
+    sp->spec = NULL;
+    *pid = sp->pid;
+    *pidfd = sp->pidfd;
+    *why = sp->why;
+    return sp->rc;
 }
 
 int
 sbx_iso_spawn (const sbx_iso_t *iso, size_t slot, const sbx_child_spec_t *spec, pid_t *pid,
                int *pidfd, sbx_child_failure_t *why)
 {
-    if (!iso || !iso->spawners || slot >= iso->config.slots)
+    if (sbx_iso_spawn_begin (iso, slot, spec) < 0)
         return sbx_child_start (spec, pid, pidfd, why);
-    s_spawner_t *sp = &iso->spawners[slot];
-    sp->spec = spec;
-    if (!s_put (sp->req[1], 'S') || s_get (sp->rep[0]) != 'D') {
-        /*  The thread is gone (cannot happen while the worker lives).     */
-        why->step = SBX_STEP_NONE;
-        why->err = EPIPE;
-        why->sub = 0;
-        return -1;
-    }
-    *pid = sp->pid;
-    *pidfd = sp->pidfd;
-    *why = sp->why;
-    sp->spec = NULL;
-    return sp->rc;
+    return sbx_iso_spawn_end (iso, slot, pid, pidfd, why);
+}
+
+size_t
+sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; iso && iso->spawners && i < iso->config.slots; i++)
+        if (iso->spawners[i].busy) {
+            if (n < max && tids)
+                tids[n] = iso->spawners[i].tid;
+            n++;
+        }
+    return n;
 }
 
 sbx_iso_t *
@@ -577,27 +630,31 @@ sbx_iso_new (const sbx_iso_config_t *config, char *err, size_t errlen)
         goto failed;
     /*  After the capability plan: the threads inherit the empty bounding
         set, and so do the tasks they start.                                */
-    if (self->cg && sbx_cgroup_caps (self->cg)->version == 1 && !config->cgroup_join) {
-        int rc = s_spawners_start (self);
-        size_t len = strlen (self->detail[SBX_ISO_CGROUP]);
-        snprintf (self->detail[SBX_ISO_CGROUP] + len, sizeof self->detail[SBX_ISO_CGROUP] - len,
-                  rc == 0 ? "; tasks born in their group (a spawner thread per slot)"
-                          : "; tasks join their group (spawner threads: %s)",
-                  strerror (-rc));
-    }
-    else if (self->cg) {
-        size_t len = strlen (self->detail[SBX_ISO_CGROUP]);
-        snprintf (self->detail[SBX_ISO_CGROUP] + len, sizeof self->detail[SBX_ISO_CGROUP] - len,
-                  "; tasks join their group (up to ~10 ms after a quiet spell)");
-    }
-    s_set (self, SBX_ISO_RLIMITS, SBX_ISO_ENFORCED, "CPU (SIGKILL at soft + 1 s), %s,"
-           " processes, file size, open files, no core dumps",
-           self->cg ? "no address-space limit (the cgroup limits memory)" : "address space");
-
     /*  Without a PID namespace, orphans of a task would go to init: as a
         subreaper the worker gets them, to kill (cgroup or sweep) and reap. */
     if (!s_on (self, SBX_ISO_PIDNS) && prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
         self->subreaper = true;
+    bool v1 = self->cg && sbx_cgroup_caps (self->cg)->version == 1 && !config->cgroup_join;
+    /*  A sweep tells a spawn in flight by its thread's "children" file;
+        without those files (CONFIG_PROC_CHILDREN off) it could not, so
+        the loop spawns, unless v1 needs the threads anyway.               */
+    int rc = 0;
+    if (v1 || !sbx_iso_needs_sweep (self) || access ("/proc/thread-self/children", F_OK) == 0)
+        rc = s_spawners_start (self, v1);
+    if (rc < 0 && v1)
+        rc = s_spawners_start (self, false);
+    if (self->cg) {
+        size_t len = strlen (self->detail[SBX_ISO_CGROUP]);
+        snprintf (self->detail[SBX_ISO_CGROUP] + len, sizeof self->detail[SBX_ISO_CGROUP] - len,
+                  self->parked ? "; tasks born in their group (a spawner thread per slot)"
+                               : "; tasks join their group (up to ~10 ms after a quiet spell)");
+    }
+    if (rc < 0)
+        log_event (CLOG_WARN, "spawner_threads", "error=\"%s\" note=\"the event loop spawns"
+                   " each task itself, one at a time\"", strerror (-rc));
+    s_set (self, SBX_ISO_RLIMITS, SBX_ISO_ENFORCED, "CPU (SIGKILL at soft + 1 s), %s,"
+           " processes, file size, open files, no core dumps",
+           self->cg ? "no address-space limit (the cgroup limits memory)" : "address space");
     return self;
 failed:
     sbx_iso_destroy (&self);
@@ -767,7 +824,7 @@ sbx_iso_task_prepare (const sbx_iso_t *self, size_t slot, const sbx_iso_task_spe
         sbx_cgroup_task_t *g = &self->groups[slot];
         /*  With a parked spawner, its thread and the short-lived first
             stage count too.                                                */
-        uint64_t pids = spec->processes ? spec->processes + (self->spawners ? 2 : 0) : 0;
+        uint64_t pids = spec->processes ? spec->processes + (self->parked ? 2 : 0) : 0;
         uint64_t *last = self->limits[slot];
         if (last[0] != spec->memory_bytes || last[1] != pids || !last[0]) {
             last[0] = last[1] = 0;      /* unknown until written */
@@ -778,7 +835,7 @@ sbx_iso_task_prepare (const sbx_iso_t *self, size_t slot, const sbx_iso_task_spe
             last[0] = spec->memory_bytes;
             last[1] = pids;
         }
-        child->cgroup = self->spawners ? NULL : g;
+        child->cgroup = self->parked ? NULL : g;
         t->cgroup = true;
         t->oom_before = t->oom_after = self->oom_seen[slot];
     }

@@ -151,12 +151,26 @@ bool sbx_iso_needs_sweep (const sbx_iso_t *self);
 int sbx_iso_task_prepare (const sbx_iso_t *self, size_t slot, const sbx_iso_task_spec_t *spec,
                           sbx_iso_task_t *t, sbx_child_iso_t *child, char *err, size_t errlen);
 
-/*  sbx_child_start for a task of slot: on cgroup v1 by the slot's spawner
-    thread, which lives in the slot's cgroup so that the task is born there
-    (see isolation.c: a join costs ~10 ms after a quiet spell); else
-    directly. iso may be NULL.                                              */
+/*  sbx_child_start for a task of slot by the slot's spawner thread (on
+    cgroup v1 it lives in the slot's cgroup so that the task is born there:
+    see isolation.c), or directly when there is none; waits for the end.
+    iso may be NULL.                                                        */
 int sbx_iso_spawn (const sbx_iso_t *iso, size_t slot, const sbx_child_spec_t *spec,
                    pid_t *pid, int *pidfd, sbx_child_failure_t *why);
+
+/*  The same in two halves, so that the event loop goes on meanwhile. Begin
+    hands spec (which must stay valid until the end) to the slot's spawner
+    and returns a descriptor that becomes readable when it is done, or -1
+    when there is no spawner (then call sbx_iso_spawn). End, once that
+    descriptor is readable (else it waits), gives sbx_child_start's outcome. */
+int sbx_iso_spawn_begin (const sbx_iso_t *iso, size_t slot, const sbx_child_spec_t *spec);
+int sbx_iso_spawn_end (const sbx_iso_t *iso, size_t slot, pid_t *pid, int *pidfd,
+                       sbx_child_failure_t *why);
+
+/*  Spawns begun and not ended: their count, and up to max thread ids of
+    the spawner threads busy with them (their new children are not known
+    to the event loop yet: a sweep must leave them alone).                  */
+size_t sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max);
 
 /*  After the spawn (either outcome): close what only the child needed.    */
 void sbx_iso_task_spawned (sbx_iso_task_t *t);

@@ -27,6 +27,7 @@
 #define COLLECT_ENTRY_COST 16           /* msgpack overhead per collected file */
 
 typedef enum {
+    RUN_SPAWNING,                       /* a spawner thread is starting it */
     RUN_RUNNING,                        /* main process alive */
     RUN_DRAINING,                       /* reaped; reading pipes to EOF */
     RUN_DONE                            /* result ready */
@@ -66,6 +67,12 @@ struct sbx_run_t {
     size_t file_count;
     proto_result_t result;              /* filled when done */
     sbx_iso_task_t iso;                 /* the task's isolation layers */
+    /*  What the spawn reads, kept here until it has ended (RUN_SPAWNING).  */
+    sbx_child_spec_t spec;
+    char program[4096];                 /* spec.path */
+    const char *code_argv[3];           /* spec.argv for code tasks */
+    int spawn_fd;                       /* readable: the spawn is done; -1 */
+    int child_fds[3];                   /* the child's ends of the pipes */
 };
 
 int64_t
@@ -392,6 +399,8 @@ s_rlimits (const sbx_limits_t *l, const sbx_run_conf_t *conf, sbx_rlimit_t *out)
 }
 
 /*  Everything prepared here, before the clone; then the child.           */
+static void s_spawned (sbx_run_t *self, int rc, const sbx_child_failure_t *why);
+
 static void
 s_start (sbx_run_t *self)
 {
@@ -405,21 +414,19 @@ s_start (sbx_run_t *self)
         return;
 
     const char *argv0;
-    const char *code_argv[3];
     char *const *argv;
     if (t->lang != PROTO_LANG_NONE) {
-        code_argv[0] = argv0 = sbx_spec_interpreter (t->lang);
-        code_argv[1] = sbx_spec_script_name (t->lang);
-        code_argv[2] = NULL;
-        argv = (char *const *) code_argv;
+        self->code_argv[0] = argv0 = sbx_spec_interpreter (t->lang);
+        self->code_argv[1] = sbx_spec_script_name (t->lang);
+        self->code_argv[2] = NULL;
+        argv = (char *const *) self->code_argv;
     }
     else {
         argv0 = t->argc ? t->argv[0] : "";
         argv = (char *const *) t->argv;
     }
-    char program[4096];
-    if (!argv0 || sbx_spec_find_program (argv0, sbx_workspace_fd (self->ws), program,
-                                         sizeof program)) {
+    if (!argv0 || sbx_spec_find_program (argv0, sbx_workspace_fd (self->ws), self->program,
+                                         sizeof self->program)) {
         char text[PROTO_PATH_MAX + 64];
         int n = snprintf (text, sizeof text, "command not found: %s", argv0 ? argv0 : "");
         sbx_outcap_append (self->err, text, n > 0 ? (size_t) n : 0, sbx_now_ms ());
@@ -458,15 +465,22 @@ s_start (sbx_run_t *self)
         int fds[] = { in[0], in[1], out[0], out[1], err[0], err[1] };
         for (size_t i = 0; i < 6; i++)
             s_close (&fds[i]);
+        sbx_iso_task_spawned (&self->iso);
         s_end_early (self, PROTO_STATUS_INTERNAL_ERROR, "pipes: %s", strerror (e));
         return;
     }
     fcntl (in[1], F_SETFL, O_NONBLOCK);
     fcntl (out[0], F_SETFL, O_NONBLOCK);
     fcntl (err[0], F_SETFL, O_NONBLOCK);
+    self->stdin_fd = in[1];
+    self->out_fd = out[0];
+    self->err_fd = err[0];
+    self->child_fds[0] = in[0];
+    self->child_fds[1] = out[1];
+    self->child_fds[2] = err[1];
 
-    sbx_child_spec_t spec = {
-        .path = program,
+    self->spec = (sbx_child_spec_t) {
+        .path = self->program,
         .argv = argv,
         .envp = self->envp,
         .stdin_fd = in[0],
@@ -475,22 +489,39 @@ s_start (sbx_run_t *self)
         .workdir_fd = sbx_workspace_fd (self->ws),
         .iso = child_iso,
     };
-    spec.rlimit_count = s_rlimits (&self->limits, self->conf, spec.rlimits);
+    self->spec.rlimit_count = s_rlimits (&self->limits, self->conf, self->spec.rlimits);
 
-    sbx_child_failure_t why;
+    /*  The slot's spawner thread starts it while the loop goes on
+        (sbx_run_ready on spawn_fd ends it); without one, here and now.    */
     self->start_ms = sbx_now_ms ();
-    int rc = sbx_iso_spawn (self->conf->iso, self->slot, &spec, &self->pid, &self->pidfd,
-                            &why);
-    int step = why.step, errnum = why.err;
+    self->spawn_fd = sbx_iso_spawn_begin (self->conf->iso, self->slot, &self->spec);
+    if (self->spawn_fd >= 0) {
+        self->state = RUN_SPAWNING;
+        return;
+    }
+    sbx_child_failure_t why;
+    int rc = sbx_child_start (&self->spec, &self->pid, &self->pidfd, &why);
+    s_spawned (self, rc, &why);
+}
+
+/*  The spawn has ended: close what only the child needed, and either run
+    (the deadline starts) or end with the reason.                          */
+static void
+s_spawned (sbx_run_t *self, int rc, const sbx_child_failure_t *why)
+{
+    const proto_task_t *t = self->task;
+    int step = why->step, errnum = why->err;
+    self->spawn_fd = -1;
+    self->state = RUN_RUNNING;
     sbx_iso_task_spawned (&self->iso);
-    close (in[0]);
-    close (out[1]);
-    close (err[1]);
-    self->stdin_fd = in[1];
-    self->out_fd = out[0];
-    self->err_fd = err[0];
+    for (size_t i = 0; i < 3; i++)
+        s_close (&self->child_fds[i]);
     if (rc) {
         self->pid = 0;
+        s_close (&self->stdin_fd);
+        s_close (&self->out_fd);
+        s_close (&self->err_fd);
+        const char *argv0 = self->spec.argv[0] ? self->spec.argv[0] : "";
         if (step == SBX_STEP_EXEC) {
             /*  The program is there but cannot run (not executable, bad
                 format, argument list too long): the task's failure, with
@@ -507,18 +538,29 @@ s_start (sbx_run_t *self)
             bool ns_step = step == SBX_STEP_NS_JOIN || step == SBX_STEP_NS_SETUP;
             s_end_early (self, PROTO_STATUS_INTERNAL_ERROR,
                          "child setup failed at step '%s%s%s': %s (%s)",
-                         sbx_child_step_name (step), ns_step && why.sub ? "/" : "",
-                         ns_step && why.sub ? sbx_ns_step_name (why.sub) : "",
+                         sbx_child_step_name (step), ns_step && why->sub ? "/" : "",
+                         ns_step && why->sub ? sbx_ns_step_name (why->sub) : "",
                          strerror (errnum), ename ? ename : "?");
         }
-        s_close (&self->stdin_fd);
-        s_close (&self->out_fd);
-        s_close (&self->err_fd);
         return;
     }
     self->deadline_ms = self->start_ms + (int64_t) self->limits.wall_ms;
     if (!t->has_stdin || t->stdin_data.size == 0)
         s_close (&self->stdin_fd);
+    if (self->cancelled) {              /* asked while it was being spawned */
+        kill (-self->pid, SIGKILL);
+        kill (self->pid, SIGKILL);
+    }
+}
+
+void
+sbx_run_settle (sbx_run_t *self)
+{
+    if (self->state != RUN_SPAWNING)
+        return;
+    sbx_child_failure_t why;
+    int rc = sbx_iso_spawn_end (self->conf->iso, self->slot, &self->pid, &self->pidfd, &why);
+    s_spawned (self, rc, &why);
 }
 
 sbx_run_t *
@@ -533,7 +575,8 @@ sbx_run_new (const sbx_run_conf_t *conf, size_t slot, const proto_task_t *task,
     self->conf = conf;
     self->task = task;
     self->owner = owner;
-    self->pidfd = self->stdin_fd = self->out_fd = self->err_fd = -1;
+    self->pidfd = self->stdin_fd = self->out_fd = self->err_fd = self->spawn_fd = -1;
+    self->child_fds[0] = self->child_fds[1] = self->child_fds[2] = -1;
     self->iso.landlock_fd = -1;
     snprintf (self->id, sizeof self->id, "%s", task->id ? task->id : "");
     self->attempt = task->attempt;
@@ -565,6 +608,7 @@ sbx_run_destroy (sbx_run_t **self_p)
     if (!self_p || !*self_p)
         return;
     sbx_run_t *self = *self_p;
+    sbx_run_settle (self);
     if (self->pid > 0 && !self->reaped) {
         kill (-self->pid, SIGKILL);
         kill (self->pid, SIGKILL);
@@ -612,6 +656,8 @@ sbx_run_pollfds (const sbx_run_t *self, sbx_pollfd_t *fds, size_t max)
     size_t n = 0;
     if (self->state == RUN_DONE)
         return 0;
+    if (self->state == RUN_SPAWNING)
+        return max ? (fds[0] = (sbx_pollfd_t) { self->spawn_fd, SBX_POLL_IN }, 1) : 0;
     if (self->pidfd >= 0 && n < max)
         fds[n++] = (sbx_pollfd_t) { self->pidfd, SBX_POLL_IN };
     if (self->stdin_fd >= 0 && n < max)
@@ -643,6 +689,11 @@ sbx_run_ready (sbx_run_t *self, int fd, int64_t now_ms)
 {
     if (self->state == RUN_DONE || fd < 0)
         return;
+    if (self->state == RUN_SPAWNING) {
+        if (fd == self->spawn_fd)
+            sbx_run_settle (self);
+        return;
+    }
     if (fd == self->stdin_fd)
         s_feed_stdin (self);
     else if (fd == self->out_fd) {
@@ -733,7 +784,12 @@ bool
 sbx_run_cancel (sbx_run_t *self)
 {
     /*  Only a live process group can be cancelled; a run that is draining
-        its pipes has ended already and keeps its own outcome.             */
+        its pipes has ended already and keeps its own outcome. One being
+        spawned is killed as soon as its spawn ends.                        */
+    if (self->state == RUN_SPAWNING && !self->cancelled) {
+        self->cancelled = true;
+        return true;
+    }
     if (self->state != RUN_RUNNING || self->cancelled || self->pid <= 0)
         return false;
     self->cancelled = true;

@@ -38,7 +38,7 @@ typedef struct {
 typedef struct sbx_run_t sbx_run_t;
 
 /*  Start task in slot (0..slots-1 of conf->iso: the slot's namespaces,
-    cgroup and host uid; a slot runs one task at a time). It must stay valid
+    cgroup, host uid and spawner thread; a slot runs one task at a time). It must stay valid
     until the run is destroyed; owner (may be NULL) is the decoded message
     holding it and is destroyed with the run. conf must outlive the run.
     NULL only when out of memory (owner is destroyed then too). A task that
@@ -52,8 +52,15 @@ void sbx_run_destroy (sbx_run_t **self_p);
 
 const char *sbx_run_id (const sbx_run_t *self);
 uint32_t sbx_run_attempt (const sbx_run_t *self);
-/*  Pid of the task's main process (also its process group), 0 if none.    */
+/*  Pid of the task's main process (also its process group), 0 if none or
+    not known yet: with conf->iso the slot's spawner thread starts it while
+    the caller goes on, and the spawn ends when sbx_run_ready is called on
+    the descriptor sbx_run_pollfds gives meanwhile (or sbx_run_settle).     */
 pid_t sbx_run_pid (const sbx_run_t *self);
+
+/*  Wait for a spawn in flight to end (well under a second); then the pid is
+    known, or the run is done with the reason it could not start.          */
+void sbx_run_settle (sbx_run_t *self);
 
 /*  Descriptors to watch now (at most SBX_RUN_POLLFDS_MAX); returns how many. */
 size_t sbx_run_pollfds (const sbx_run_t *self, sbx_pollfd_t *fds, size_t max);

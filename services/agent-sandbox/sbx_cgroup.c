@@ -886,9 +886,10 @@ sbx_cgroup_task_destroy (sbx_cgroup_task_t *t)
 
 /*  ---- the subreaper fallback ------------------------------------------ */
 
-/*  Children of this process (every thread's), up to max. Count, or -1.    */
+/*  Children of this process (every thread's but those of the threads in
+    skip), up to max. Count, or -1.                                        */
 static int
-s_children (pid_t *out, int max)
+s_children (pid_t *out, int max, const pid_t *skip, size_t skip_count)
 {
     int n = 0;
     DIR *d = opendir ("/proc/self/task");
@@ -896,6 +897,11 @@ s_children (pid_t *out, int max)
         struct dirent *e;
         while ((e = readdir (d))) {
             if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                continue;
+            bool skipped = false;
+            for (size_t k = 0; k < skip_count && !skipped; k++)
+                skipped = atoi (e->d_name) == skip[k];
+            if (skipped)
                 continue;
             char path[300], buf[16384];
             snprintf (path, sizeof path, "/proc/self/task/%s/children", e->d_name);
@@ -914,6 +920,10 @@ s_children (pid_t *out, int max)
         if (access ("/proc/thread-self/children", F_OK) == 0)
             return n;
         n = 0;
+    }
+    if (skip_count) {
+        errno = ENOTSUP;                /* the scan below sees every thread's */
+        return -1;
     }
     /*  No "children" files (CONFIG_PROC_CHILDREN off): scan /proc.         */
     pid_t self = getpid ();
@@ -940,6 +950,13 @@ s_children (pid_t *out, int max)
 int
 sbx_reap_descendants (const pid_t *keep, size_t keep_count, int timeout_ms)
 {
+    return sbx_reap_descendants_except (keep, keep_count, NULL, 0, timeout_ms);
+}
+
+int
+sbx_reap_descendants_except (const pid_t *keep, size_t keep_count, const pid_t *skip_tids,
+                             size_t skip_count, int timeout_ms)
+{
     enum { MAX = 4096 };
     pid_t *kids = malloc (MAX * sizeof *kids);
     if (!kids)
@@ -947,7 +964,7 @@ sbx_reap_descendants (const pid_t *keep, size_t keep_count, int timeout_ms)
     int killed = 0;
     int64_t deadline = s_now_ms () + timeout_ms;
     for (;;) {
-        int n = s_children (kids, MAX);
+        int n = s_children (kids, MAX, skip_tids, skip_count);
         if (n < 0) {
             free (kids);
             return -1;

@@ -180,4 +180,11 @@ int sbx_cgroup_task_destroy (sbx_cgroup_task_t *t);
     many processes were killed, or -1 with errno (ETIMEDOUT).              */
 int sbx_reap_descendants (const pid_t *keep, size_t keep_count, int timeout_ms);
 
+/*  The same, leaving alone the children of the threads in skip_tids (a
+    spawner thread busy with a spawn: its new child is nobody's orphan).
+    -1 with ENOTSUP when skip_count > 0 and this kernel has no per-thread
+    "children" files.                                                      */
+int sbx_reap_descendants_except (const pid_t *keep, size_t keep_count, const pid_t *skip_tids,
+                                 size_t skip_count, int timeout_ms);
+
 #endif

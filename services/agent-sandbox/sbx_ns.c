@@ -436,9 +436,16 @@ sbx_ns_child_join (const sbx_ns_task_t *t, int *step)
 SBX_CHILD_CODE long
 sbx_ns_child_clone (const sbx_ns_task_t *t, int (*fn) (void *), void *arg)
 {
+    return sbx_ns_child_clone_on (t, t->ns->stack_top, fn, arg);
+}
+
+SBX_CHILD_CODE long
+sbx_ns_child_clone_on (const sbx_ns_task_t *t, uint8_t *stack_top, int (*fn) (void *),
+                       void *arg)
+{
     /*  glibc's clone () is an assembly stub (no TLS, no locks, not
         intercepted by ASan): the child runs fn on the given stack.         */
-    int pid = clone (fn, t->ns->stack_top,
+    int pid = clone (fn, stack_top,
                      (int) (t->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD),
                      arg);
     return pid < 0 ? s_c_err () : pid;

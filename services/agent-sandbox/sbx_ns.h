@@ -284,6 +284,10 @@ int sbx_ns_child_join (const sbx_ns_task_t *t, int *step);
     the worker, not of A; fn must never return after a successful execve
     and should _exit on failure.                                            */
 long sbx_ns_child_clone (const sbx_ns_task_t *t, int (*fn) (void *), void *arg);
+/*  The same on the caller's stack for B (stack_top: its highest address), for
+    callers that spawn from several threads at once.                        */
+long sbx_ns_child_clone_on (const sbx_ns_task_t *t, uint8_t *stack_top,
+                            int (*fn) (void *), void *arg);
 
 /*  Child B, first of its steps (after joining its cgroup): switch ids,
     cgroup namespace, hostname, loopback (netns_per_task), the private

@@ -252,12 +252,16 @@ s_stream_output (sbx_worker_t *self, int64_t now)
 static void
 s_sweep (sbx_worker_t *self)
 {
-    pid_t keep[256];
+    pid_t keep[256], spawning[256];
     size_t n = 0;
     for (size_t i = 0; i < self->slots && n < 256; i++)
         if (self->runs[i] && sbx_run_pid (self->runs[i]) > 0)
             keep[n++] = sbx_run_pid (self->runs[i]);
-    int killed = sbx_reap_descendants (keep, n, 1000);
+    /*  A spawn in flight is a child the loop does not know yet; its
+        thread's children wait for a later sweep (before its slot's result
+        is sent, that thread is idle).                                      */
+    size_t busy = sbx_iso_spawning (self->iso, spawning, 256);
+    int killed = sbx_reap_descendants_except (keep, n, spawning, busy, 1000);
     if (killed != 0)
         log_event (killed < 0 ? CLOG_ERROR : CLOG_DEBUG, "orphans_killed", "count=%d%s",
                    killed, killed < 0 ? " error=\"some survived\"" : "");
@@ -504,6 +508,10 @@ s_take_control (sbx_worker_t *self)
 static void
 s_reap_orphans (sbx_worker_t *self)
 {
+    /*  A task a spawner thread has just started may have exited before
+        the loop learnt its pid: it is not an orphan. Next heartbeat.       */
+    if (sbx_iso_spawning (self->iso, NULL, 0))
+        return;
     for (int i = 0; i < 256; i++) {
         siginfo_t info;
         memset (&info, 0, sizeof info);

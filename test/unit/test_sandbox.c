@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -421,6 +423,7 @@ START_TEST (child_is_a_fresh_process)
     proto_task_t t = s_task (argv);
     sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
     ck_assert_ptr_nonnull (run);
+    sbx_run_settle (run);
     ck_assert (!sbx_run_done (run));
     pid_t pid = sbx_run_pid (run);
     ck_assert_int_gt (pid, 0);
@@ -979,6 +982,7 @@ START_TEST (iso_task_holds_no_privilege)
                            " cat /etc/shadow >/dev/null 2>&1 && echo shadow=read || echo shadow=no;"
                            " test -s /etc/shadow && echo shadow=nonempty; echo ready; sleep 2");
     sbx_run_t *run = sbx_run_new (&s_conf, 2, &t, NULL);
+    sbx_run_settle (run);
     pid_t pid = sbx_run_pid (run);
     ck_assert_int_gt (pid, 0);
     usleep (300 * 1000);
@@ -1025,6 +1029,8 @@ START_TEST (iso_slots_have_their_own_uid_and_workspace)
     proto_task_t t1 = s_task (argv1);
     sbx_run_t *a = sbx_run_new (&s_conf, 0, &t0, NULL);
     sbx_run_t *b = sbx_run_new (&s_conf, 1, &t1, NULL);
+    sbx_run_settle (a);
+    sbx_run_settle (b);
     usleep (300 * 1000);
     char ua[128], ub[128];
     s_status_field (sbx_run_pid (a), "Uid", ua, sizeof ua);
@@ -1391,6 +1397,122 @@ START_TEST (iso_fallback_without_namespaces_or_cgroup)
     ck_assert_int_ge (sbx_reap_descendants (NULL, 0, 1000), 1);
     ck_assert_int_eq (tu_count_marker (marker), 0);
     sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  ---- spawner threads ------------------------------------------------------ */
+
+/*  With isolation every slot has a spawner thread: sbx_run_new returns
+    while the task is being started, and two slots start at once.          */
+START_TEST (iso_spawn_does_not_block_the_caller)
+{
+    proto_task_t t0 = s_sh ("echo zero");
+    proto_task_t t1 = s_sh ("echo one");
+    sbx_run_t *a = sbx_run_new (&s_conf, 0, &t0, NULL);
+    sbx_run_t *b = sbx_run_new (&s_conf, 1, &t1, NULL);
+    ck_assert_ptr_nonnull (a);
+    ck_assert_ptr_nonnull (b);
+    /*  Neither spawn has been ended: no pid known, one fd each to watch.   */
+    ck_assert_int_eq (sbx_run_pid (a), 0);
+    ck_assert_int_eq (sbx_run_pid (b), 0);
+    ck_assert_uint_eq (sbx_iso_spawning (s_iso, NULL, 0), 2);
+    pid_t tids[4];
+    ck_assert_uint_eq (sbx_iso_spawning (s_iso, tids, 4), 2);
+    ck_assert_int_ne (tids[0], tids[1]);
+    ck_assert_int_ne (tids[0], (pid_t) syscall (SYS_gettid));
+    sbx_pollfd_t fds[SBX_RUN_POLLFDS_MAX];
+    ck_assert_uint_eq (sbx_run_pollfds (a, fds, SBX_RUN_POLLFDS_MAX), 1);
+    sbx_run_wait (a);
+    sbx_run_wait (b);
+    ck_assert_uint_eq (sbx_iso_spawning (s_iso, NULL, 0), 0);
+    EXPECT_OK (sbx_run_result (a));
+    EXPECT_OK (sbx_run_result (b));
+    char *out = s_out (sbx_run_result (b));
+    ck_assert_str_eq (out, "one\n");
+    free (out);
+    sbx_run_destroy (&a);
+    sbx_run_destroy (&b);
+}
+END_TEST
+
+/*  A cancel that comes while the spawn is in flight kills the task as soon
+    as it has a process: cancelled, not left running.                      */
+START_TEST (iso_cancel_while_spawning)
+{
+    proto_task_t t = s_sh ("sleep 20");
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_int_eq (sbx_run_pid (run), 0);
+    ck_assert (sbx_run_cancel (run));
+    ck_assert (!sbx_run_cancel (run));  /* once */
+    int64_t t0 = sbx_now_ms ();
+    sbx_run_wait (run);
+    ck_assert_int_lt (sbx_now_ms () - t0, 5000);
+    const proto_result_t *r = sbx_run_result (run);
+    ck_assert_int_eq (r->status, PROTO_STATUS_CANCELLED);
+    ck_assert (r->has_signal);
+    ck_assert_int_eq (r->signal, SIGKILL);
+    sbx_run_destroy (&run);
+}
+END_TEST
+
+/*  Destroyed while being spawned: the spawn is waited for, its process
+    killed and reaped; nothing is left.                                     */
+START_TEST (iso_destroy_while_spawning)
+{
+    proto_task_t t = s_sh ("sleep 20");
+    sbx_run_t *run = sbx_run_new (&s_conf, 0, &t, NULL);
+    ck_assert_int_eq (sbx_run_pid (run), 0);
+    sbx_run_destroy (&run);
+    ck_assert_ptr_null (run);
+    ck_assert_uint_eq (sbx_iso_spawning (s_iso, NULL, 0), 0);
+    errno = 0;
+    ck_assert_int_eq (waitpid (-1, NULL, WNOHANG | __WALL), -1);
+    ck_assert_int_eq (errno, ECHILD);
+}
+END_TEST
+
+typedef struct {
+    int go[2];                          /* main -> thread: exit now */
+    pid_t tid;                          /* the thread */
+    pid_t child;                        /* its child */
+} s_holder_t;
+
+static void *
+s_holder_main (void *arg)
+{
+    s_holder_t *h = arg;
+    h->tid = (pid_t) syscall (SYS_gettid);
+    h->child = fork ();
+    if (h->child == 0) {
+        execlp ("sleep", "sleep", "30", (char *) NULL);
+        _exit (127);
+    }
+    char c;
+    ssize_t n = read (h->go[0], &c, 1);
+    (void) n;
+    return NULL;
+}
+
+/*  The sweep leaves alone the children of the threads it is told to skip
+    (a spawner thread whose new task the loop does not know yet), and kills
+    them once they are not skipped.                                        */
+START_TEST (sweep_skips_busy_spawner_threads)
+{
+    s_holder_t h = { .tid = 0, .child = 0 };
+    ck_assert_int_eq (pipe (h.go), 0);
+    pthread_t th;
+    ck_assert_int_eq (pthread_create (&th, NULL, s_holder_main, &h), 0);
+    for (int i = 0; i < 500 && h.child == 0; i++)
+        usleep (1000);
+    ck_assert_int_gt (h.child, 0);
+    ck_assert_int_eq (sbx_reap_descendants_except (NULL, 0, &h.tid, 1, 1000), 0);
+    ck_assert_int_eq (kill (h.child, 0), 0);
+    ck_assert_int_eq (sbx_reap_descendants_except (NULL, 0, NULL, 0, 1000), 1);
+    ck_assert_int_eq (kill (h.child, 0), -1);
+    ck_assert_int_eq (write (h.go[1], "q", 1), 1);
+    pthread_join (th, NULL);
+    close (h.go[0]);
+    close (h.go[1]);
 }
 END_TEST
 
@@ -2323,6 +2445,9 @@ s_suite (void)
     tcase_add_test (tc, iso_require_refuses_what_is_missing);
     tcase_add_test (tc, iso_task_holds_no_privilege);
     tcase_add_test (tc, iso_slots_have_their_own_uid_and_workspace);
+    tcase_add_test (tc, iso_spawn_does_not_block_the_caller);
+    tcase_add_test (tc, iso_cancel_while_spawning);
+    tcase_add_test (tc, iso_destroy_while_spawning);
     tcase_add_test (tc, iso_landlock_confines_files);
     tcase_add_test (tc, iso_network_off_only_loopback);
     tcase_add_test (tc, iso_pid_namespace_hides_the_worker);
@@ -2349,6 +2474,7 @@ s_suite (void)
     tcase_add_test (tc, utf8_names_in_results_are_fixed);
     tcase_add_test (tc, child_step_names);
     tcase_add_test (tc, child_exec_failure_reported);
+    tcase_add_test (tc, sweep_skips_busy_spawner_threads);
     tcase_add_test (tc, spec_find_program_and_env);
     tcase_add_test (tc, config_defaults_and_checks);
     tcase_add_test (tc, config_keys_load_and_errors);
