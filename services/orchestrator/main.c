@@ -214,9 +214,8 @@ main (int argc, char **argv)
     orch.sessions = orch_sessions_new (SESSIONS_MAX);
     orch.live = orch_live_new ((size_t) cfg.max_output_stored, LIVE_BUDGET);
     if (!orch.dispatch || !orch.workers || !orch.waiters || !orch.leases || !orch.events
-        || !orch.stats || !orch.sessions || !orch.live)
+        || !orch.stats || !orch.sessions || !orch.live || orch_monitor_start (&orch))
         s_die ("%s", "out of memory");
-    orch_monitor_start (&orch);
     size_t in_doubt = 0;
     if (orch_dispatch_rebuild (orch.dispatch, orch.store, &in_doubt)
         || orch_recovery_rebuild (&orch, orch_mono_ms ()))
@@ -284,6 +283,7 @@ main (int argc, char **argv)
     orch_workers_destroy (&orch.workers);
     orch_dispatch_destroy (&orch.dispatch);
     orch_leases_destroy (&orch.leases);
+    orch_monitor_stop (&orch);
     orch_store_destroy (&orch.store);
     orch_live_destroy (&orch.live);
     orch_sessions_destroy (&orch.sessions);

@@ -13,8 +13,11 @@
 
 #include "orch.h"
 
-/*  Register with the store. Call once, after orch has events, stats, live. */
-void orch_monitor_start (orch_t *orch);
+/*  Register with the store. Call once, after orch has events, stats, live.
+    0, or -1 when out of memory.                                            */
+int orch_monitor_start (orch_t *orch);
+/*  Unregister and free (before the store goes). Safe when not started.    */
+void orch_monitor_stop (orch_t *orch);
 
 /*  A worker joined (1) or left (0).                                        */
 void orch_monitor_worker (orch_t *orch, const char *worker, bool joined, uint32_t slots,

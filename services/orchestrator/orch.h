@@ -25,6 +25,7 @@ typedef struct orch_submit_t orch_submit_t;
 typedef struct orch_leases_t orch_leases_t;
 typedef struct orch_control_t orch_control_t;
 typedef struct orch_events_t orch_events_t;
+typedef struct orch_monitor_t orch_monitor_t;
 typedef struct orch_stats_t orch_stats_t;
 typedef struct orch_sessions_t orch_sessions_t;
 typedef struct orch_live_t orch_live_t;
@@ -52,6 +53,7 @@ typedef struct {
     orch_stats_t *stats;                /* charts and /metrics */
     orch_sessions_t *sessions;          /* dashboard logins */
     orch_live_t *live;                  /* output of running tasks */
+    orch_monitor_t *monitor;            /* change listener's task cache */
     bool stopping;                      /* shutdown begun: no new work */
     char stop_summary[256];             /* what the shutdown did, for the log */
 } orch_t;

@@ -421,6 +421,20 @@ store_note_change (orch_store_t *self, const char *id, int64_t ms, const char *e
     snprintf (c->worker, sizeof c->worker, "%s", worker ? worker : "");
     c->attempt = attempt;
     c->at_ms = ms;
+    const store_change_more_t *more = &self->more;
+    c->has_summary = more->summary && strlen (more->summary) < sizeof c->summary;
+    if (c->has_summary)
+        memcpy (c->summary, more->summary, strlen (more->summary) + 1);
+    c->has_exit = more->result != NULL;
+    c->has_exit_code = c->has_signal = false;
+    c->exit_code = c->signal = 0;
+    if (more->result) {
+        c->has_exit_code = more->result->has_exit_code;
+        c->exit_code = more->result->exit_code;
+        c->has_signal = more->result->has_signal;
+        c->signal = more->result->signal;
+    }
+    self->more = (store_change_more_t) { NULL, NULL };
     /*  Outside a transaction the statement has committed already.          */
     if (self->depth == 0)
         store_deliver_changes (self);
@@ -450,7 +464,9 @@ store_deliver_changes (orch_store_t *self)
         orch_store_change_t change = {
             .id = c->id, .event = c->event, .status = s_event_status (c->event),
             .attempt = c->attempt, .worker = c->worker[0] ? c->worker : NULL,
-            .at_ms = c->at_ms,
+            .at_ms = c->at_ms, .summary = c->has_summary ? c->summary : NULL,
+            .has_exit = c->has_exit, .has_exit_code = c->has_exit_code,
+            .exit_code = c->exit_code, .has_signal = c->has_signal, .signal = c->signal,
         };
         self->change_fn (self->change_arg, &change);
     }
@@ -482,9 +498,12 @@ orch_store_insert (orch_store_t *self, const char *id, const uint8_t *spec,
         store_log_error (self, "insert");
         rc = -1;
     }
-    else
-    if (store_event (self, id, created_ms, "queued", 0, NULL, detail))
-        rc = -1;
+    else {
+        self->more.summary = summary;
+        if (store_event (self, id, created_ms, "queued", 0, NULL, detail))
+            rc = -1;
+        self->more.summary = NULL;
+    }
     if (rc)
         store_exec (self, ST_ROLLBACK_TO);
     if (store_exec (self, ST_RELEASE))

@@ -108,6 +108,10 @@ typedef struct {
     uint32_t attempt;
     const char *worker;                 /* or NULL */
     int64_t at_ms;
+    const char *summary;                /* "queued": the task's; else NULL */
+    bool has_exit;                      /* a terminal event from a result: */
+    bool has_exit_code, has_signal;     /* its exit code and signal */
+    int64_t exit_code, signal;
 } orch_store_change_t;
 typedef void (orch_store_change_fn) (void *arg, const orch_store_change_t *change);
 void orch_store_on_change (orch_store_t *self, orch_store_change_fn *fn, void *arg);

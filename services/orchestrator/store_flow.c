@@ -142,8 +142,10 @@ orch_store_set_result (orch_store_t *self, const proto_result_t *r, int64_t ms)
             if (s_insert_file (self, r->id, 1, r->file_refs[i], NULL))
                 rc = -1;
     }
+    self->more.result = r;
     rc = s_with_event (self, rc, r->id, ms, proto_status_name (r->status), r->attempt,
                        r->worker, r->error);
+    self->more.result = NULL;
     if (rc < 0)
         store_exec (self, ST_ROLLBACK_TO);
     if (store_exec (self, ST_RELEASE))

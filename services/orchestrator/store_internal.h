@@ -38,7 +38,20 @@ typedef struct {
     char worker[PROTO_NAME_MAX + 1];
     uint32_t attempt;
     int64_t at_ms;
+    /*  What the listener would otherwise read back from the row.          */
+    bool has_summary;                   /* "queued": the task's summary */
+    char summary[232];
+    bool has_exit;                      /* terminal from a result */
+    bool has_exit_code, has_signal;
+    int64_t exit_code, signal;
 } store_change_t;
+
+/*  What the next noted change carries besides its event (store_note_change
+    takes it and clears it).                                                */
+typedef struct {
+    const char *summary;
+    const proto_result_t *result;
+} store_change_more_t;
 
 /*  The thread that checkpoints the WAL (store_checkpoint.c).              */
 typedef struct store_checkpointer_t store_checkpointer_t;
@@ -56,6 +69,7 @@ struct orch_store_t {
     orch_store_change_fn *change_fn;    /* listener, or NULL */
     void *change_arg;
     store_change_t *changes;            /* not yet committed */
+    store_change_more_t more;           /* for the next one */
     size_t change_count;
     size_t change_cap;
 };

@@ -377,6 +377,53 @@ START_TEST (store_changes_told_after_commit_only)
 }
 END_TEST
 
+typedef struct {
+    int count;
+    char summary[3][32];                /* "" when none */
+    bool has_exit[3], has_code[3], has_signal[3];
+    int64_t code[3], signal[3];
+} extras_t;
+
+static void
+s_on_change_extras (void *arg, const orch_store_change_t *c)
+{
+    extras_t *x = arg;
+    if (x->count >= 3)
+        return;
+    int i = x->count++;
+    snprintf (x->summary[i], sizeof x->summary[i], "%s", c->summary ? c->summary : "");
+    x->has_exit[i] = c->has_exit;
+    x->has_code[i] = c->has_exit_code;
+    x->has_signal[i] = c->has_signal;
+    x->code[i] = c->exit_code;
+    x->signal[i] = c->signal;
+}
+
+/*  What the listener shows without reading the row back: the summary of a
+    new task, the exit of a result; nothing made up for the other events.  */
+START_TEST (store_changes_carry_summary_and_exit)
+{
+    orch_store_t *store = s_store ();
+    extras_t x = { 0 };
+    orch_store_on_change (store, s_on_change_extras, &x);
+    s_insert (store, "b", "echo hi", 1);
+    ck_assert_int_eq (orch_store_set_dispatched (store, "b", 1, 2), 1);
+    proto_result_t r = { .id = "b", .attempt = 1, .worker = "w",
+                         .status = PROTO_STATUS_KILLED, .has_signal = true, .signal = 9 };
+    ck_assert_int_eq (orch_store_set_result (store, &r, 3), 1);
+    ck_assert_int_eq (x.count, 3);
+    ck_assert_str_eq (x.summary[0], "echo hi");
+    ck_assert (!x.has_exit[0] && !x.has_code[0] && !x.has_signal[0]);
+    ck_assert_str_eq (x.summary[1], "");
+    ck_assert (!x.has_exit[1] && !x.has_signal[1]);
+    ck_assert_str_eq (x.summary[2], "");
+    ck_assert (x.has_exit[2] && !x.has_code[2] && x.has_signal[2]);
+    ck_assert_int_eq (x.signal[2], 9);
+    orch_store_destroy (&store);
+    tu_rm_rf (s_dir);
+}
+END_TEST
+
 START_TEST (store_checkpoints_off_the_committing_thread)
 {
     orch_store_t *store = s_store ();
@@ -430,6 +477,7 @@ main (void)
     tc = tcase_create ("store");
     tcase_add_test (tc, store_query_filters_and_cursor);
     tcase_add_test (tc, store_changes_told_after_commit_only);
+    tcase_add_test (tc, store_changes_carry_summary_and_exit);
     tcase_add_test (tc, store_checkpoints_off_the_committing_thread);
     suite_add_tcase (s, tc);
     SRunner *sr = srunner_create (s);

@@ -784,7 +784,7 @@ s_env_up_with (s_env_t *env, bool connected)
     o->events = orch_events_new (64, 1);
     o->stats = orch_stats_new ();
     o->live = orch_live_new (1 << 20, 1 << 22);
-    orch_monitor_start (o);
+    ck_assert_int_eq (orch_monitor_start (o), 0);
 }
 
 static void
@@ -812,6 +812,7 @@ s_env_down (s_env_t *env)
     orch_dispatch_destroy (&o->dispatch);
     orch_leases_destroy (&o->leases);
     orch_workers_destroy (&o->workers);
+    orch_monitor_stop (o);
     orch_store_destroy (&o->store);
     orch_live_destroy (&o->live);
     orch_stats_destroy (&o->stats);
