@@ -50,6 +50,11 @@ D_E2E = 0.2 if QUICK else 0.6
 D_SLOW = 0.3 if QUICK else 0.8          # python3 tasks and cleudo runs: fewer per second
 D_WRK = 1
 NCPU = len(os.sched_getaffinity(0))
+# Worker slots in section 3 and 5: tasks in flight. A slot turns over only
+# after a round trip through the orchestrator, so with one slot per core the
+# cores idle meanwhile; 4 per core keep them busy. One row pair shows the
+# default (a slot per core) for comparison.
+SLOTS = int(os.environ.get("BENCH_SLOTS") or 4 * NCPU)
 # The services' binaries: copied at start (see main), so that a rebuild by
 # someone else during the run cannot swap them under it.
 SNAP = {name: os.path.join(BUILD, name) for name in ("orchestrator", "agent-sandbox", "cleudo")}
@@ -447,7 +452,8 @@ def http_post(addr, path, body):
 
 def sandbox_settings():
     """The isolation switches agent-sandbox --help lists:
-    {"namespaces": (VAR, choices), "cgroup": ..., "seccomp": ..., "landlock": ...}."""
+    {"namespaces": (VAR, choices), "cgroup": ..., "seccomp": ..., "landlock": ...,
+    "slots": ...}."""
     try:
         text = subprocess.run([SNAP["agent-sandbox"], "--help"], capture_output=True, text=True,
                               timeout=10).stdout
@@ -455,12 +461,13 @@ def sandbox_settings():
         return {}
     found = {}
     for line in text.splitlines():
-        m = re.search(r"\b(SANDBOX_(NAMESPACES?|NS|ISOLATION|CGROUPS?|SECCOMP|LANDLOCK))\b", line)
+        m = re.search(r"\b(SANDBOX_(NAMESPACES?|NS|ISOLATION|CGROUPS?|SECCOMP|LANDLOCK|SLOTS))\b",
+                      line)
         if not m:
             continue
         key = {"NAMESPACE": "namespaces", "NAMESPACES": "namespaces", "NS": "namespaces",
                "ISOLATION": "namespaces", "CGROUP": "cgroup", "CGROUPS": "cgroup",
-               "SECCOMP": "seccomp", "LANDLOCK": "landlock"}[m.group(2)]
+               "SECCOMP": "seccomp", "LANDLOCK": "landlock", "SLOTS": "slots"}[m.group(2)]
         choices = re.search(r"\[([^\]]+)\]\s*$", line)
         found.setdefault(key, (m.group(1), choices.group(1).split("|") if choices else []))
     return found
@@ -730,6 +737,11 @@ def section_e2e_and_memory(tmp, state):
     cg = settings.get("cgroup")
     if cg and "off" in cg[1]:
         env_a[cg[0]] = "off"
+    slots = settings.get("slots")
+    if slots:
+        env_a[slots[0]] = str(SLOTS)
+        if env_b is not None:
+            env_b[slots[0]] = str(SLOTS)
     state["sandbox_env"] = {"plain": env_a, "namespaces": env_b}
     desc = " ".join(f"{k}={v}" for k, v in env_a.items()) or "defaults"
     log(f"3/6 end to end, sandbox with {desc}")
@@ -741,6 +753,17 @@ def section_e2e_and_memory(tmp, state):
         time.sleep(0.5)
         state["mem"] = {"idle": {"orch": proc_mem(orch.proc.pid), "sbx": proc_mem(sbx.proc.pid)}}
         e2e_rows(orch, python=True)
+        if slots and SLOTS != NCPU:
+            # The same sandbox with its default slots (one per core).
+            sbx.stop()
+            sbx = None
+            env_d = {k: v for k, v in env_a.items() if k != slots[0]}
+            log(f"3/6 end to end, the same sandbox with its default slots ({NCPU})")
+            sbx, _, wid_d = start_sandbox(tmp, orch, "sandbox-slots", env_d, exclude=(wid,))
+            time.sleep(0.5)
+            e2e_rows(orch, tag=f" [{NCPU} slots, the default]", rid_prefix="e2e.slots",
+                     latency=False, clients=(32,), python=False)
+            wid = wid_d
         if not env_b:
             na_rows_e2e_ns("n/a (agent-sandbox has no namespace setting)")
             soak(orch, sbx, state, "plain")
@@ -887,7 +910,8 @@ def evaluate(state):
         ratio = best_e2e / spawn
         target("e2e throughput >= 70% of the same isolation's spawn rate",
                "PASS" if ratio >= 0.70 else "MISS",
-               f"{best_e2e:.0f} tasks/s end to end (best of 4/32 clients) vs {spawn:.0f} "
+               f"{best_e2e:.0f} tasks/s end to end (best of 4/32 clients, {SLOTS} worker slots)"
+               f" vs {spawn:.0f} "
                f"spawns/s alone (row {same}) = {ratio:.0%}; the worker enforced: {what}")
     else:
         target("e2e throughput >= 70% of the same isolation's spawn rate", "n/a",
@@ -998,6 +1022,8 @@ def print_table(meta):
     envs = meta.get("sandbox_env") or {}
     plain = " ".join(f"{k}={v}" for k, v in (envs.get("plain") or {}).items()) or "defaults"
     out.append(f"Section 3 sandbox: {plain} -> enforced: {iso_text(meta.get('isolation'))}")
+    out.append(f"Worker slots: {SLOTS} (BENCH_SLOTS; 4 per core keep the cores busy while a slot"
+               f" waits for its next task; the [{NCPU} slots] rows show the default)")
     if envs.get("namespaces"):
         nsenv = " ".join(f"{k}={v}" for k, v in envs["namespaces"].items())
         out.append(f"[namespaces] rows and section 5: {nsenv} -> enforced: "
