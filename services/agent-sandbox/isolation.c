@@ -568,6 +568,15 @@ sbx_iso_spawn (const sbx_iso_t *iso, size_t slot, const sbx_child_spec_t *spec, 
 }
 
 size_t
+sbx_iso_spawner_tids (const sbx_iso_t *iso, pid_t *tids, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; iso && iso->spawners && i < iso->config.slots && n < max; i++)
+        tids[n++] = iso->spawners[i].tid;
+    return n;
+}
+
+size_t
 sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max)
 {
     size_t n = 0;

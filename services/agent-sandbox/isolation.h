@@ -172,6 +172,11 @@ int sbx_iso_spawn_end (const sbx_iso_t *iso, size_t slot, pid_t *pid, int *pidfd
     to the event loop yet: a sweep must leave them alone).                  */
 size_t sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max);
 
+/*  Thread ids of every spawner thread (up to max); how many. Their children
+    are only the tasks they started: an orphan goes to the first live thread
+    of the subreaper, the worker's main thread, never to them.             */
+size_t sbx_iso_spawner_tids (const sbx_iso_t *iso, pid_t *tids, size_t max);
+
 /*  After the spawn (either outcome): close what only the child needed.    */
 void sbx_iso_task_spawned (sbx_iso_task_t *t);
 

@@ -252,16 +252,17 @@ s_stream_output (sbx_worker_t *self, int64_t now)
 static void
 s_sweep (sbx_worker_t *self)
 {
-    pid_t keep[256], spawning[256];
+    pid_t keep[256], spawners[256];
     size_t n = 0;
     for (size_t i = 0; i < self->slots && n < 256; i++)
         if (self->runs[i] && sbx_run_pid (self->runs[i]) > 0)
             keep[n++] = sbx_run_pid (self->runs[i]);
-    /*  A spawn in flight is a child the loop does not know yet; its
-        thread's children wait for a later sweep (before its slot's result
-        is sent, that thread is idle).                                      */
-    size_t busy = sbx_iso_spawning (self->iso, spawning, 256);
-    int killed = sbx_reap_descendants_except (keep, n, spawning, busy, 1000);
+    /*  Orphans are re-parented to the main thread (the kernel gives them
+        to the subreaper's first live thread). A spawner thread's children
+        are the tasks it started, one of which the loop may not know yet
+        (a spawn in flight): its "children" file is not read at all.       */
+    size_t skip = sbx_iso_spawner_tids (self->iso, spawners, 256);
+    int killed = sbx_reap_descendants_except (keep, n, spawners, skip, 1000);
     if (killed != 0)
         log_event (killed < 0 ? CLOG_ERROR : CLOG_DEBUG, "orphans_killed", "count=%d%s",
                    killed, killed < 0 ? " error=\"some survived\"" : "");
