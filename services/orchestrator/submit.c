@@ -25,6 +25,7 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 #define REFUSED_LINES 20                /* refusal lines a second (loglimit.h) */
+#define BATCH_MAX 64                    /* submits per transaction */
 
 /*  The routing frames before the payload: identity (+ empty delimiter for
     REQ clients), copied so a parked waiter can answer later.              */
@@ -47,12 +48,27 @@ typedef struct s_streamer_t {
     struct s_streamer_t *next;
 } s_streamer_t;
 
+/*  A task accepted in the open batch: its answer ("accepted", a parked
+    wait, or the record) goes once the batch has committed.                */
+typedef struct {
+    s_envelope_t envelope;
+    uint64_t req;
+    char id[PROTO_ID_MAX + 1];
+    bool has_wait;                      /* answer with the record */
+    uint64_t wait_ms;                   /* > 0: park until it ends */
+} s_accepted_t;
+
 struct orch_submit_t {
     orch_t *orch;                       /* the service */
     orch_loglimit_t refused_log;        /* garbage, bad tokens, envelopes */
     void *sock;                         /* ROUTER, bound */
     s_streamer_t *streamers;
     size_t streamer_count;
+    /*  Submits of one drain share a transaction (one commit, one WAL write
+        of the pages they share) until another request type comes.         */
+    bool batch_open;
+    s_accepted_t *batch;                /* BATCH_MAX */
+    size_t batch_count;
 };
 
 /*  A parked wait: what is needed to answer it.                             */
@@ -71,6 +87,12 @@ orch_submit_new (orch_t *orch, const char *endpoint, char *err, size_t err_size)
         return NULL;
     }
     self->orch = orch;
+    self->batch = calloc (BATCH_MAX, sizeof *self->batch);
+    if (!self->batch) {
+        snprintf (err, err_size, "out of memory");
+        free (self);
+        return NULL;
+    }
     self->sock = zmq_socket (orch->zctx, ZMQ_ROUTER);
     int64_t max = orch->cfg->max_frame;
     int linger = 500;
@@ -97,6 +119,7 @@ orch_submit_destroy (orch_submit_t **self_p)
         s_streamer_remove (*self_p, (*self_p)->streamers);
     if ((*self_p)->sock)
         zmq_close ((*self_p)->sock);
+    free ((*self_p)->batch);
     free (*self_p);
     *self_p = NULL;
 }
@@ -238,6 +261,30 @@ s_park (orch_submit_t *self, const s_envelope_t *env, uint64_t req, const char *
 
 /* --- requests ----------------------------------------------------------- */
 
+/*  Commit the open batch of submits, then answer each: nothing is said
+    to be accepted before it is on disk.                                    */
+static void
+s_batch_end (orch_submit_t *self)
+{
+    if (!self->batch_open)
+        return;
+    self->batch_open = false;
+    bool stored = orch_batch_commit (self->orch) == 0;
+    for (size_t i = 0; i < self->batch_count; i++) {
+        const s_accepted_t *a = &self->batch[i];
+        if (!stored)
+            s_error (self, &a->envelope, a->req, "internal", NULL, "cannot store the task");
+        else if (!a->has_wait) {
+            proto_msg_t reply = { .type = PROTO_REP_ACCEPTED, .req = a->req };
+            reply.u.accepted_id = a->id;
+            s_send (self, &a->envelope, &reply);
+        }
+        else if (!a->wait_ms || s_park (self, &a->envelope, a->req, a->id, a->wait_ms))
+            s_reply_record (self, &a->envelope, a->req, a->id);
+    }
+    self->batch_count = 0;
+}
+
 static void
 s_submit (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
 {
@@ -248,20 +295,27 @@ s_submit (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
         s_error (self, env, msg->req, "busy", NULL, "too many requests are waiting; try later");
         return;
     }
-    char id[PROTO_ID_MAX + 1];
+    if (self->batch_count == BATCH_MAX)
+        s_batch_end (self);
+    if (!self->batch_open) {
+        if (orch_batch_begin (orch)) {
+            s_error (self, env, msg->req, "internal", NULL, "cannot store the task");
+            return;
+        }
+        self->batch_open = true;
+    }
+    s_accepted_t *a = &self->batch[self->batch_count];
     orch_err_t err;
     bool existed;
-    if (orch_tasks_accept (orch, &sub->task, sub->key, id, &existed, &err)) {
+    if (orch_tasks_accept (orch, &sub->task, sub->key, a->id, &existed, &err)) {
         s_error (self, env, msg->req, err.code, err.field, err.message);
         return;
     }
-    if (!sub->has_wait) {
-        proto_msg_t reply = { .type = PROTO_REP_ACCEPTED, .req = msg->req };
-        reply.u.accepted_id = id;
-        s_send (self, env, &reply);
-    }
-    else if (!wait || s_park (self, env, msg->req, id, sub->wait_ms))
-        s_reply_record (self, env, msg->req, id);
+    a->envelope = *env;
+    a->req = msg->req;
+    a->has_wait = sub->has_wait;
+    a->wait_ms = wait ? sub->wait_ms : 0;
+    self->batch_count++;
 }
 
 static void
@@ -555,6 +609,9 @@ s_request (orch_submit_t *self, const s_envelope_t *env, const void *data, size_
         proto_msg_destroy (&msg);
         return;
     }
+    /*  Any other request sees (and may answer about) committed tasks only. */
+    if (msg->type != PROTO_REQ_SUBMIT)
+        s_batch_end (self);
     switch (msg->type) {
         case PROTO_REQ_SUBMIT:
             s_submit (self, env, msg);
@@ -635,5 +692,6 @@ orch_submit_drain (orch_submit_t *self, size_t max)
         }
         zmq_msg_close (&part);
     }
+    s_batch_end (self);
     return taken;
 }

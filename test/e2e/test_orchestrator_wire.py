@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import stat
 import threading
 import time
@@ -533,6 +534,47 @@ def test_submit_socket(orch, worker):
         assert reply["type"] == "task" and reply["task"]["id"] == task_id
     finally:
         r.close()
+
+
+def test_submit_burst_is_answered_only_once_committed(orch):
+    """Submits that arrive together share one transaction: every answer
+    comes after its commit (an "accepted" id is in the database file), a
+    refused one does not spoil the others, a repeated key inside the burst
+    gets the first task, and a request of another kind sees every task
+    submitted before it."""
+    c = Client(orch)
+    try:
+        reqs = {}
+        for i in range(12):
+            body = {"task": {"argv": ["echo", str(i)]}}
+            if i in (4, 9):
+                body["key"] = "burst-key"
+            reqs[c.send("submit", **body)] = i
+        bad = c.send("submit", task={"argv": []})
+        listed = c.send("list", limit=100)
+        for i in range(12, 20):
+            reqs[c.send("submit", task={"argv": ["echo", str(i)]})] = i
+        replies = {}
+        while len(replies) < len(reqs) + 2:
+            r = c.recv()
+            replies[r["req"]] = r
+    finally:
+        c.close()
+    assert replies[bad]["type"] == "error" and replies[bad]["code"] == "bad_request"
+    ids = {}
+    for req, i in reqs.items():
+        assert replies[req]["type"] == "accepted", replies[req]
+        ids[i] = replies[req]["id"]
+    assert ids[4] == ids[9]                             # the key: one task
+    assert len(set(ids.values())) == 19
+    before_list = {ids[i] for i in range(12)}
+    assert before_list <= {t["id"] for t in replies[listed]["items"]}
+    db = sqlite3.connect(f"file:{orch.data_dir}/cleudo.db?mode=ro", uri=True)
+    try:
+        stored = {row[0] for row in db.execute("SELECT id FROM tasks")}
+    finally:
+        db.close()
+    assert set(ids.values()) <= stored
 
 
 def test_worker_silence_removes_its_credit(start):
