@@ -13,6 +13,13 @@
 
 #define BATCH_MAX 256                   /* tasks per dispatch commit */
 
+typedef struct {
+    char *id;                           /* owned */
+    uint32_t attempt;
+    uint8_t *frame;                     /* owned */
+    size_t size;
+} s_pending_t;
+
 struct orch_dispatch_t {
     char **ring;                        /* queued ids (owned), circular */
     size_t cap;                         /* ring size, a power of two */
@@ -20,6 +27,10 @@ struct orch_dispatch_t {
     size_t count;                       /* ids in the ring */
     zhashx_t *forgotten;                /* id -> n: stale entries in the ring */
     size_t forgotten_count;             /* sum of those n */
+    /*  Recorded as dispatched in a transaction that has not committed yet
+        (an outer batch: orch_batch_commit sends them, orch_dispatch_flush). */
+    s_pending_t pending[BATCH_MAX];
+    size_t pending_count;
 };
 
 orch_dispatch_t *
@@ -48,6 +59,10 @@ orch_dispatch_destroy (orch_dispatch_t **self_p)
         for (size_t i = 0; i < self->count; i++)
             free (self->ring[(self->head + i) & (self->cap - 1)]);
     free (self->ring);
+    for (size_t i = 0; i < self->pending_count; i++) {
+        free (self->pending[i].frame);
+        free (self->pending[i].id);
+    }
     zhashx_destroy (&self->forgotten);
     free (self);
     *self_p = NULL;
@@ -207,13 +222,6 @@ s_frame (orch_record_t *rec, uint32_t attempt, uint8_t **frame, size_t *size)
     return proto_encode (&msg, frame, size);
 }
 
-typedef struct {
-    char *id;                           /* owned */
-    uint32_t attempt;
-    uint8_t *frame;                     /* owned */
-    size_t size;
-} s_pending_t;
-
 /*  Put ids back at the head of the queue in their original order.          */
 static void
 s_requeue_front (orch_dispatch_t *self, s_pending_t *batch, size_t from, size_t n)
@@ -229,6 +237,10 @@ size_t
 orch_dispatch_run (orch_t *orch)
 {
     orch_dispatch_t *self = orch->dispatch;
+    /*  A batch recorded and not sent yet holds no lease: its credit is not
+        counted until it has gone (orch_dispatch_flush).                    */
+    if (self->pending_count)
+        return 0;
     int64_t credit = orch_dispatch_credit (orch);
     if (credit <= 0 || self->count == 0 || orch->stopping)
         return 0;
@@ -237,7 +249,7 @@ orch_dispatch_run (orch_t *orch)
     if (zmq_getsockopt (orch->tasks, ZMQ_EVENTS, &events, &len) || !(events & ZMQ_POLLOUT))
         return 0;                       /* no worker connected */
 
-    s_pending_t batch[BATCH_MAX];
+    s_pending_t *batch = self->pending;
     size_t n = 0;
     int64_t now = orch_now_ms ();
     if (orch_store_begin (orch->store))
@@ -278,7 +290,23 @@ orch_dispatch_run (orch_t *orch)
         orch_record_destroy (&rec);
         n++;
     }
-    if (orch_store_commit (orch->store)) {
+    self->pending_count = n;
+    int rc = orch_store_commit (orch->store);
+    if (orch_store_in_transaction (orch->store))
+        return n;                       /* the outer batch sends them */
+    return orch_dispatch_flush (orch, rc == 0);
+}
+
+size_t
+orch_dispatch_flush (orch_t *orch, bool committed)
+{
+    orch_dispatch_t *self = orch->dispatch;
+    s_pending_t *batch = self->pending;
+    size_t n = self->pending_count;
+    self->pending_count = 0;
+    if (n == 0)
+        return 0;
+    if (!committed) {
         /*  Nothing was recorded: nothing may be sent.                      */
         for (size_t i = 0; i < n; i++)
             free (batch[i].frame);
@@ -305,6 +333,8 @@ orch_dispatch_run (orch_t *orch)
     for (size_t i = 0; i < n; i++) {
         free (batch[i].frame);
         free (batch[i].id);
+        batch[i].frame = NULL;
+        batch[i].id = NULL;
     }
     return sent;
 }

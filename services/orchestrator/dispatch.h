@@ -11,7 +11,8 @@
     so no task sits in a dead or busy worker's socket buffer for long (the
     PUSH socket round-robins and cannot address a worker, hence counting).
     A dispatch batch is committed to the store (queued -> dispatched,
-    attempt + 1) before its frames are sent; a frame that cannot be sent
+    attempt + 1; with the event loop's other changes of that turn, loop.c)
+    before its frames are sent; a frame that cannot be sent
     (EAGAIN) is undone and stays at the head of the queue. Every frame sent
     gets a lease.
 
@@ -52,7 +53,14 @@ size_t orch_dispatch_queued (const orch_dispatch_t *self);
 /*  Free slots minus outstanding dispatches (may be <= 0).                 */
 int64_t orch_dispatch_credit (const orch_t *orch);
 
-/*  Send as many queued tasks as the credit allows. Returns how many.      */
+/*  Send as many queued tasks as the credit allows. Returns how many (sent,
+    or recorded to be sent: inside an outer batch the frames go when it
+    has committed, orch_batch_commit calls orch_dispatch_flush). Does
+    nothing while a recorded batch waits to be sent.                      */
 size_t orch_dispatch_run (orch_t *orch);
+
+/*  Send the recorded batch (committed) or give its ids back to the head of
+    the queue (the transaction failed: nothing was recorded). How many went. */
+size_t orch_dispatch_flush (orch_t *orch, bool committed);
 
 #endif

@@ -139,10 +139,23 @@ orch_loop_run (orch_t *orch, int signal_fd)
         if (rc > 0) {
             if (items[3].revents & ZMQ_POLLIN)
                 signo = s_signal (signal_fd);
+            /*  One transaction for what the worker and submit sockets
+                brought and the dispatch it allows (slots freed, tasks
+                queued): one commit, and every page they share written to
+                the WAL once. Acks, answers and task frames leave after it
+                (orch_batch_commit).                                       */
+            bool batch = (items[0].revents | items[1].revents) & ZMQ_POLLIN;
+            if (batch && orch_batch_begin (orch))
+                batch = false;          /* each part commits on its own */
             if (items[0].revents & ZMQ_POLLIN)
                 orch_results_drain (orch, DRAIN_MAX);
             if (items[1].revents & ZMQ_POLLIN)
                 orch_submit_drain (orch->submit, DRAIN_MAX);
+            if (batch) {
+                orch_dispatch_run (orch);
+                if (orch_batch_commit (orch))
+                    log_event (CLOG_ERROR, "commit_failed", "what=\"event loop batch\"");
+            }
             for (int i = 4; i < count; i++)
                 if (items[i].revents & ZMQ_POLLIN) {
                     orch_curve_drain (orch->curve);

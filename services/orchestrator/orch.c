@@ -1,5 +1,7 @@
 /*  orch.c - clocks, task ids, randomness and the client error type.       */
 #include "orch.h"
+#include "dispatch.h"
+#include "submit.h"
 #include "control.h"
 #include "store.h"
 #include "waiters.h"
@@ -95,6 +97,10 @@ orch_batch_commit (orch_t *orch)
         return rc;                      /* an outer batch commits later */
     orch_waiters_flush_deferred (orch->waiters, rc == 0);
     orch_control_flush (orch->control, rc == 0);
+    if (orch->submit)
+        orch_submit_flush (orch->submit, rc == 0);
+    if (orch->dispatch)
+        orch_dispatch_flush (orch, rc == 0);
     return rc;
 }
 

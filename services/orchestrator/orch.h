@@ -74,9 +74,11 @@ int orch_err (orch_err_t *err, int status, const char *code, const char *field,
 
 /*  A batch of state changes: begin, change, commit. Only after the
     outermost commit succeeds are the waiters of tasks that finished in it
-    woken and the results handled in it acknowledged to the workers; when
-    it fails, neither happens (the workers send those results again).
-    Batches nest (the store counts them). 0 or -1.                          */
+    woken, the results handled in it acknowledged to the workers, the tasks
+    submitted in it answered and the tasks dispatched in it sent; when it
+    fails, none of that happens (the workers send those results again, the
+    submitters get an error, the dispatched go back to the queue). Batches
+    nest (the store counts them). 0 or -1.                                  */
 int orch_batch_begin (orch_t *orch);
 int orch_batch_commit (orch_t *orch);
 /*  Task id reached a terminal status in the current batch.                 */

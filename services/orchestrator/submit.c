@@ -25,7 +25,6 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 #define REFUSED_LINES 20                /* refusal lines a second (loglimit.h) */
-#define BATCH_MAX 64                    /* submits per transaction */
 
 /*  The routing frames before the payload: identity (+ empty delimiter for
     REQ clients), copied so a parked waiter can answer later.              */
@@ -65,10 +64,13 @@ struct orch_submit_t {
     s_streamer_t *streamers;
     size_t streamer_count;
     /*  Submits of one drain share a transaction (one commit, one WAL write
-        of the pages they share) until another request type comes.         */
+        of the pages they share) until another request type comes; inside
+        the event loop's batch (loop.c), that one. Their answers wait for
+        the outermost commit (orch_submit_flush).                           */
     bool batch_open;
-    s_accepted_t *batch;                /* BATCH_MAX */
+    s_accepted_t *batch;                /* answers to give */
     size_t batch_count;
+    size_t batch_cap;
 };
 
 /*  A parked wait: what is needed to answer it.                             */
@@ -87,12 +89,6 @@ orch_submit_new (orch_t *orch, const char *endpoint, char *err, size_t err_size)
         return NULL;
     }
     self->orch = orch;
-    self->batch = calloc (BATCH_MAX, sizeof *self->batch);
-    if (!self->batch) {
-        snprintf (err, err_size, "out of memory");
-        free (self);
-        return NULL;
-    }
     self->sock = zmq_socket (orch->zctx, ZMQ_ROUTER);
     int64_t max = orch->cfg->max_frame;
     int linger = 500;
@@ -261,15 +257,21 @@ s_park (orch_submit_t *self, const s_envelope_t *env, uint64_t req, const char *
 
 /* --- requests ----------------------------------------------------------- */
 
-/*  Commit the open batch of submits, then answer each: nothing is said
-    to be accepted before it is on disk.                                    */
+/*  Commit the open batch of submits; the answers go once the outermost
+    batch has committed (then, or later: orch_submit_flush).               */
 static void
 s_batch_end (orch_submit_t *self)
 {
     if (!self->batch_open)
         return;
     self->batch_open = false;
-    bool stored = orch_batch_commit (self->orch) == 0;
+    orch_batch_commit (self->orch);
+}
+
+/*  Answer each: nothing is said to be accepted before it is on disk.      */
+void
+orch_submit_flush (orch_submit_t *self, bool stored)
+{
     for (size_t i = 0; i < self->batch_count; i++) {
         const s_accepted_t *a = &self->batch[i];
         if (!stored)
@@ -295,8 +297,16 @@ s_submit (orch_submit_t *self, const s_envelope_t *env, const proto_msg_t *msg)
         s_error (self, env, msg->req, "busy", NULL, "too many requests are waiting; try later");
         return;
     }
-    if (self->batch_count == BATCH_MAX)
-        s_batch_end (self);
+    if (self->batch_count == self->batch_cap) {
+        size_t cap = self->batch_cap ? 2 * self->batch_cap : 16;
+        s_accepted_t *grown = realloc (self->batch, cap * sizeof *grown);
+        if (!grown) {
+            s_error (self, env, msg->req, "internal", NULL, "out of memory");
+            return;
+        }
+        self->batch = grown;
+        self->batch_cap = cap;
+    }
     if (!self->batch_open) {
         if (orch_batch_begin (orch)) {
             s_error (self, env, msg->req, "internal", NULL, "cannot store the task");

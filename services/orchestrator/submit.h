@@ -52,4 +52,9 @@ size_t orch_submit_streams (const orch_submit_t *self);
 /*  Receive and answer up to max requests without blocking.                 */
 size_t orch_submit_drain (orch_submit_t *self, size_t max);
 
+/*  The submits of the batch that has just committed (stored) or failed:
+    answer them ("accepted", parked, the record; or an error). Called by
+    orch_batch_commit after the outermost commit.                          */
+void orch_submit_flush (orch_submit_t *self, bool stored);
+
 #endif

@@ -863,6 +863,43 @@ s_feed (s_env_t *env, const proto_msg_t *msg, char *finished)
     return rc;
 }
 
+/*  Inside an outer batch (the event loop's turn) a dispatch is recorded
+    but nothing leaves until the batch has committed; meanwhile no second
+    dispatch can spend the same credit.                                     */
+START_TEST (dispatch_in_a_batch_sends_after_its_commit)
+{
+    s_env_t env;
+    s_env_up (&env);
+    orch_t *o = &env.orch;
+    char ids[3][PROTO_ID_MAX + 1];
+    for (int i = 0; i < 3; i++)
+        s_accept (&env, ids[i]);
+    proto_msg_t hello = { .type = PROTO_HELLO };
+    hello.u.hello = s_hello ("w1", 3);
+    s_feed (&env, &hello, NULL);
+    usleep (20000);
+    ck_assert_int_eq (orch_batch_begin (o), 0);
+    ck_assert_uint_eq (orch_dispatch_run (o), 3);
+    ck_assert_uint_eq (orch_dispatch_run (o), 0);        /* the batch waits */
+    usleep (20000);
+    ck_assert_ptr_null (s_recv_task (&env));            /* not yet sent */
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 0);
+    ck_assert_int_eq (orch_batch_commit (o), 0);
+    ck_assert_uint_eq (orch_leases_outstanding (o->leases), 3);
+    for (int i = 0; i < 3; i++) {
+        proto_msg_t *t = s_recv_task (&env);
+        ck_assert_ptr_nonnull (t);
+        ck_assert_str_eq (t->u.task.id, ids[i]);
+        proto_msg_destroy (&t);
+    }
+    orch_record_t *rec = NULL;
+    ck_assert_int_eq (orch_store_get (o->store, ids[2], false, &rec), 1);
+    ck_assert_int_eq (rec->view.status, PROTO_STATUS_DISPATCHED);
+    orch_record_destroy (&rec);
+    s_env_down (&env);
+}
+END_TEST
+
 START_TEST (dispatch_respects_credit)
 {
     s_env_t env;
@@ -1869,6 +1906,7 @@ main (void)
     tcase_set_timeout (tc, 30);
     tcase_add_test (tc, worker_credit_accounting);
     tcase_add_test (tc, dispatch_respects_credit);
+    tcase_add_test (tc, dispatch_in_a_batch_sends_after_its_commit);
     tcase_add_test (tc, dispatch_sends_nothing_without_a_connected_worker);
     tcase_add_test (tc, accept_refuses_frames_over_the_cap);
     tcase_add_test (tc, waiters_fire_expire_cancel);
