@@ -1,7 +1,10 @@
 /*  log.c - key=value event lines on stderr.                                */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -9,6 +12,40 @@
 
 static const char *s_component = "cleudo";
 static log_level_t s_level = CLOG_INFO;
+
+/*  Held lines (log_hold): at most one pipe buffer's atomic write, so that
+    lines from several processes sharing a pipe never mix.                 */
+#define HOLD_MAX 4096
+static bool s_holding;
+static pthread_t s_holder;
+static char s_held[HOLD_MAX];
+static size_t s_held_len;
+
+static void
+s_write (const char *data, size_t len)
+{
+    fwrite (data, 1, len, stderr);
+    fflush (stderr);
+}
+
+void
+log_flush (void)
+{
+    if (s_held_len && pthread_equal (pthread_self (), s_holder)) {
+        s_write (s_held, s_held_len);
+        s_held_len = 0;
+    }
+}
+
+void
+log_hold (void)
+{
+    if (s_holding)
+        return;
+    s_holder = pthread_self ();
+    s_holding = true;
+    atexit (log_flush);
+}
 
 void
 log_set_component (const char *name)
@@ -55,9 +92,16 @@ log_event (log_level_t level, const char *event, const char *fmt, ...)
             n = (int) sizeof line - 2;
     }
     line[n++] = '\n';
-    /*  One write per line, so lines from several processes never mix.     */
-    fwrite (line, 1, (size_t) n, stderr);
-    fflush (stderr);
+    bool hold = s_holding && level < CLOG_WARN && pthread_equal (pthread_self (), s_holder);
+    if (!hold) {
+        log_flush ();                   /* keep the order of the lines */
+        s_write (line, (size_t) n);     /* one write per line: never mixed */
+        return;
+    }
+    if (s_held_len + (size_t) n > sizeof s_held)
+        log_flush ();
+    memcpy (s_held + s_held_len, line, (size_t) n);
+    s_held_len += (size_t) n;
 }
 
 char *

@@ -20,6 +20,14 @@ void log_set_level (log_level_t level);
 void log_event (log_level_t level, const char *event, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+/*  An event loop's lines: after log_hold (), debug and info lines of the
+    calling thread are kept (up to 4 KiB, whole lines) until log_flush ()
+    or a warning or error, so that a turn of the loop costs one write, not
+    one per line. The loop calls log_flush () before it waits; exit
+    flushes too. Other threads always write at once.                       */
+void log_hold (void);
+void log_flush (void);
+
 /*  Quote text for a log value: "..." with \" \\ \n and \xNN escapes, cut at
     max_in input bytes. Writes into buf (size bytes) and returns buf.       */
 char *log_quote (char *buf, size_t size, const void *text, size_t len);

@@ -611,7 +611,9 @@ sbx_worker_run (sbx_worker_t *self)
     size_t tasks_at = 0, control_at = 0;
     size_t mon_at[3];
     sbx_link_t *links[3] = { self->tasks, self->results, self->control };
+    log_hold ();                        /* one write per turn (log.h) */
     while (!self->stop) {
+        log_flush ();
         zmq_pollitem_t *it = self->items;
         size_t n = 0;
         memset (self->item_run, 0, self->items_max * sizeof *self->item_run);

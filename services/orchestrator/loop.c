@@ -95,6 +95,7 @@ s_shutdown (orch_t *orch, int signo)
     zmq_pollitem_t item = { NULL, orch_http_fd (orch->http), ZMQ_POLLIN, 0 };
     orch_http_run (orch->http);
     while (orch_http_pending (orch->http) > 0 && orch_mono_ms () < deadline) {
+        log_flush ();
         zmq_poll (&item, 1, 20);
         orch_http_run (orch->http);
     }
@@ -125,7 +126,9 @@ orch_loop_run (orch_t *orch, int signal_fd)
     }
     int64_t next_cron = orch_mono_ms () + ORCH_CRON_MS;
     int signo = 0;
+    log_hold ();                        /* one write per turn (log.h) */
     while (!signo) {
+        log_flush ();
         int64_t now = orch_mono_ms ();
         long timeout = next_cron > now ? (long) (next_cron - now) : 0;
         int64_t mhd = orch_http_timeout (orch->http);

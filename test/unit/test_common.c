@@ -10,8 +10,10 @@
 #include "utf8.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *s_addr;
 static int64_t s_slots;
@@ -156,6 +158,82 @@ START_TEST (log_quote_escapes_control_and_quotes)
     char small[12];
     log_quote (small, sizeof small, "0123456789abcdef", 16);
     ck_assert_int_le (strlen (small), 11);
+}
+END_TEST
+
+/*  What was written to fd 2 (a pipe while capturing).                    */
+typedef struct {
+    char text[65536];
+    size_t len;
+} s_captured_t;
+
+static int s_saved_stderr = -1;
+static int s_pipe[2];
+
+static void
+s_capture_start (void)
+{
+    fflush (stderr);
+    ck_assert_int_eq (pipe (s_pipe), 0);
+    s_saved_stderr = dup (2);
+    ck_assert_int_eq (dup2 (s_pipe[1], 2), 2);
+}
+
+/*  Bytes written to fd 2 since the last call.                              */
+static size_t
+s_capture_take (s_captured_t *c)
+{
+    c->len = 0;
+    int flags = fcntl (s_pipe[0], F_GETFL);
+    fcntl (s_pipe[0], F_SETFL, flags | O_NONBLOCK);
+    ssize_t n;
+    while ((n = read (s_pipe[0], c->text + c->len, sizeof c->text - 1 - c->len)) > 0)
+        c->len += (size_t) n;
+    c->text[c->len] = '\0';
+    return c->len;
+}
+
+static void
+s_capture_stop (void)
+{
+    dup2 (s_saved_stderr, 2);
+    close (s_saved_stderr);
+    close (s_pipe[0]);
+    close (s_pipe[1]);
+}
+
+/*  Held lines: nothing until a flush or a warning, the order kept, every
+    line whole, a burst beyond the 4 KiB hold flushed as it goes.          */
+START_TEST (log_hold_writes_whole_lines_per_flush)
+{
+    s_captured_t *c = malloc (sizeof *c);
+    s_capture_start ();
+    log_hold ();
+    log_event (CLOG_INFO, "one", "n=1");
+    log_event (CLOG_INFO, "two", "n=2");
+    ck_assert_uint_eq (s_capture_take (c), 0);
+    log_event (CLOG_WARN, "three", "n=3");            /* at once, after the held */
+    ck_assert_uint_gt (s_capture_take (c), 0);
+    char *one = strstr (c->text, "event=one"), *two = strstr (c->text, "event=two");
+    char *three = strstr (c->text, "event=three");
+    ck_assert (one && two && three && one < two && two < three);
+    log_event (CLOG_INFO, "four", NULL);
+    ck_assert_uint_eq (s_capture_take (c), 0);
+    log_flush ();
+    ck_assert_uint_gt (s_capture_take (c), 0);
+    ck_assert_ptr_nonnull (strstr (c->text, "event=four"));
+    /*  A burst: whole lines in writes of at most 4 KiB.                   */
+    for (int i = 0; i < 200; i++)
+        log_event (CLOG_INFO, "burst", "i=%03d pad=%0100d", i, 0);
+    log_flush ();
+    ck_assert_uint_gt (s_capture_take (c), 200 * 100);
+    int lines = 0;
+    for (char *p = c->text; (p = strstr (p, "event=burst")); p++)
+        lines++;
+    ck_assert_int_eq (lines, 200);
+    ck_assert_int_eq (c->text[c->len - 1], '\n');
+    s_capture_stop ();
+    free (c);
 }
 END_TEST
 
@@ -689,6 +767,7 @@ main (void)
     tcase_add_test (tc, units);
     tcase_add_test (tc, secret_is_masked);
     tcase_add_test (tc, log_quote_escapes_control_and_quotes);
+    tcase_add_test (tc, log_hold_writes_whole_lines_per_flush);
     suite_add_tcase (s, tc);
 
     tc = tcase_create ("codecs");
