@@ -1,12 +1,12 @@
 /*  main.c - agent-sandbox: configuration, start, stop.                    */
 #define _GNU_SOURCE
+#include "heap.h"
 #include "isolation.h"
 #include "log.h"
 #include "sbx_config.h"
 #include "worker.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,13 +37,7 @@ s_level (const char *name)
 int
 main (int argc, char **argv)
 {
-    /*  Keep up to 4 MiB of freed heap instead of giving it back to the
-        kernel after every task (brk up and down each time: 2-5% of the CPU
-        per task in `make bench`). Setting one threshold pins the other
-        too: large blocks (1 MiB and up: big frames) still get their own
-        mapping, returned when freed.                                       */
-    mallopt (M_MMAP_THRESHOLD, 1 << 20);
-    mallopt (M_TRIM_THRESHOLD, 4 << 20);
+    heap_keep_freed ();
     /*  Descriptors 0-2 must exist: task pipes must never land on them.    */
     for (int fd = 0; fd < 3; fd++)
         if (fcntl (fd, F_GETFD) < 0 && open ("/dev/null", O_RDWR) < 0)

@@ -14,6 +14,7 @@
 
     `orchestrator keygen DIR` only writes the keys (curve.h) and exits.
 */
+#include "heap.h"
 #include "cert.h"
 #include "config.h"
 #include "control.h"
@@ -38,7 +39,6 @@
 #include "workers.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,13 +159,7 @@ int
 main (int argc, char **argv)
 {
     umask (077);
-    /*  Keep up to 4 MiB of freed heap instead of giving it back to the
-        kernel after every task (brk up and down each time: 2-5% of the CPU
-        per task in `make bench`). Setting one threshold pins the other
-        too: large blocks (1 MiB and up: big frames) still get their own
-        mapping, returned when freed.                                       */
-    mallopt (M_MMAP_THRESHOLD, 1 << 20);
-    mallopt (M_TRIM_THRESHOLD, 4 << 20);
+    heap_keep_freed ();
     if (argc >= 2 && (!strcmp (argv[1], "keygen") || !strcmp (argv[1], "--keygen")
                       || !strncmp (argv[1], "--keygen=", 9)))
         return s_keygen (argc, argv);
