@@ -10,7 +10,8 @@ BUILD_PKGS=(gcc make pkg-config libc6-dev
             libzmq3-dev libczmq-dev libmsgpack-dev libmicrohttpd-dev
             libsqlite3-dev libjansson-dev libseccomp-dev)
 TEST_PKGS=(check python3 python3-zmq python3-msgpack python3-pytest python3-jsonschema
-           curl procps shellcheck docker-compose chromium groff-base clang libclang-rt-dev)
+           curl procps shellcheck docker-compose chromium groff-base clang libclang-rt-dev
+           valgrind)
 # Commands that may come from a package other than Debian's (this image's
 # nodejs bundles npm and conflicts with Debian's npm): installed only when the
 # command is missing.
