@@ -14,17 +14,17 @@
     the event loop prepares the task, hands it over (sbx_iso_spawn_begin),
     and goes on until the thread's reply byte makes its pipe readable.
 
-    Why the spawner threads sit in the slots' cgroups (v1): joining a cgroup (writing to
-    cgroup.procs) takes the kernel's global cgroup_threadgroup_rwsem for
-    writing, which waits for an RCU grace period unless another migration
-    happened just before: ~20-40 µs back to back, but ~10 ms after a quiet
-    spell (measured in the worker: `true` p50 1.9 ms back to back, 11.9 ms
-    with 100 ms between tasks, 2.5 ms with the cgroup off), and the worker
-    is blocked (vfork) meanwhile. On v1 every thread can sit in its own
-    cgroup ("tasks" file), and a child is born in its creating thread's
-    cgroup: so each slot has a thread parked in the slot's groups, and the
-    event loop hands it the spawn (one pipe each way, tens of
-    µs): the task is born in its group, nothing migrates. The thread is not
+    Why the spawner threads sit in the slots' cgroups (v1): joining a
+    cgroup (writing to cgroup.procs) takes the kernel's global
+    cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+    period unless another migration happened just before: ~20-40 µs back
+    to back, but ~10 ms after a quiet spell (measured in the worker: `true`
+    p50 1.9 ms back to back, 11.9 ms with 100 ms between tasks, 2.5 ms with
+    the cgroup off), and the spawning thread is blocked (vfork) meanwhile.
+    On v1 every thread can sit in its own cgroup ("tasks" file), and a
+    child is born in its creating thread's cgroup: so each slot's spawner
+    thread is parked in the slot's groups, and the task is born in its
+    group, nothing migrates. The thread is not
     a process of the group's (the OOM killer picks group leaders only; our
     kill loops skip our own pid) and counts once against pids.max, plus the
     short-lived first stage: pids.max is the task's limit + 2. On v2 threads
