@@ -577,15 +577,11 @@ sbx_iso_spawner_tids (const sbx_iso_t *iso, pid_t *tids, size_t max)
 }
 
 size_t
-sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max)
+sbx_iso_spawning (const sbx_iso_t *iso)
 {
     size_t n = 0;
     for (size_t i = 0; iso && iso->spawners && i < iso->config.slots; i++)
-        if (iso->spawners[i].busy) {
-            if (n < max && tids)
-                tids[n] = iso->spawners[i].tid;
-            n++;
-        }
+        n += iso->spawners[i].busy;
     return n;
 }
 

@@ -167,10 +167,9 @@ int sbx_iso_spawn_begin (const sbx_iso_t *iso, size_t slot, const sbx_child_spec
 int sbx_iso_spawn_end (const sbx_iso_t *iso, size_t slot, pid_t *pid, int *pidfd,
                        sbx_child_failure_t *why);
 
-/*  Spawns begun and not ended: their count, and up to max thread ids of
-    the spawner threads busy with them (their new children are not known
-    to the event loop yet: a sweep must leave them alone).                  */
-size_t sbx_iso_spawning (const sbx_iso_t *iso, pid_t *tids, size_t max);
+/*  Spawns begun and not ended (their new tasks are not known to the event
+    loop yet: no zombie may be reaped as an orphan meanwhile).             */
+size_t sbx_iso_spawning (const sbx_iso_t *iso);
 
 /*  Thread ids of every spawner thread (up to max); how many. Their children
     are only the tasks they started: an orphan goes to the first live thread

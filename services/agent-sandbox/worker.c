@@ -511,7 +511,7 @@ s_reap_orphans (sbx_worker_t *self)
 {
     /*  A task a spawner thread has just started may have exited before
         the loop learnt its pid: it is not an orphan. Next heartbeat.       */
-    if (sbx_iso_spawning (self->iso, NULL, 0))
+    if (sbx_iso_spawning (self->iso))
         return;
     for (int i = 0; i < 256; i++) {
         siginfo_t info;
